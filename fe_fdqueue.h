@@ -1,0 +1,81 @@
+/**
+ * @file fe_fdqueue.h
+ * @brief The hand-off between the listener thread and the worker threads.
+ *
+ * A bounded FIFO of opaque items (connections) plus an unbounded intrusive
+ * "urgent" lane (timer events) that poppers serve first.  Poppers block on
+ * a condition variable; the queue counts how many are blocked, which is the
+ * child's idle-worker figure.
+ *
+ * Pure component: APR only, no httpd headers, no clock reads.  Thread-safe:
+ * any thread may push, any thread may pop.
+ *
+ * Lifetime: fe_queue_create() registers a cleanup on the pool that destroys
+ * the mutex and condvar; owners never destroy the queue by hand.
+ */
+#ifndef FE_FDQUEUE_H
+#define FE_FDQUEUE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+typedef struct fe_queue fe_queue_t;
+
+/** Link for the urgent lane; embed it in the caller's own struct. */
+typedef struct fe_qnode {
+    struct fe_qnode *next;
+} fe_qnode_t;
+
+/**
+ * Create a queue that holds at most @a capacity items (capacity >= 1).
+ * @return APR_SUCCESS, APR_EINVAL for capacity 0, or the APR error of the
+ *         mutex/condvar creation.
+ */
+apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
+                             apr_pool_t *p);
+
+/**
+ * Append @a item (must not be NULL).  Never blocks.
+ * @return APR_SUCCESS; APR_EAGAIN when the queue is full; APR_EOF after
+ *         fe_queue_term().  On failure the caller still owns @a item.
+ */
+apr_status_t fe_queue_push(fe_queue_t *q, void *item);
+
+/**
+ * Append @a node to the urgent lane (unbounded, FIFO, served before the
+ * items).  @return APR_SUCCESS or APR_EOF after fe_queue_term().
+ */
+apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node);
+
+/**
+ * Take the next entry, blocking while the queue is empty.  Exactly one of
+ * *item / *node is set non-NULL on APR_SUCCESS (urgent nodes first).
+ * @return APR_SUCCESS; APR_EINTR when woken by fe_queue_interrupt_*() with
+ *         nothing to take; APR_EOF once fe_queue_term() was called (even if
+ *         entries remain: termination is immediate, the caller owns the
+ *         clean-up of whatever was left).
+ */
+apr_status_t fe_queue_pop(fe_queue_t *q, void **item, fe_qnode_t **node);
+
+/** Non-blocking pop: as fe_queue_pop() but APR_EAGAIN when empty. */
+apr_status_t fe_queue_trypop(fe_queue_t *q, void **item, fe_qnode_t **node);
+
+/** Wake every popper blocked right now; each returns APR_EINTR once. */
+void fe_queue_interrupt_all(fe_queue_t *q);
+
+/** Wake one blocked popper (if any); it returns APR_EINTR. */
+void fe_queue_interrupt_one(fe_queue_t *q);
+
+/** Terminate: every blocked and future pop returns APR_EOF. Idempotent. */
+void fe_queue_term(fe_queue_t *q);
+
+/** Number of poppers blocked in fe_queue_pop() now (idle workers). */
+unsigned int fe_queue_idlers(fe_queue_t *q);
+
+/** Number of items plus urgent nodes waiting now. */
+unsigned int fe_queue_length(fe_queue_t *q);
+
+/** The capacity given at creation. */
+unsigned int fe_queue_capacity(const fe_queue_t *q);
+
+#endif /* FE_FDQUEUE_H */

@@ -1,0 +1,63 @@
+/**
+ * @file fe_spawn.h
+ * @brief The parent's process-count policy, one decision per tick.
+ *
+ * Pure component: no httpd headers.  The parent scans the scoreboard,
+ * fills an fe_spawn_in_t and acts on the fe_spawn_plan_t.  The policy is
+ * stock event's (§2.5 of the contract brief) with an exponential spawn
+ * rate:
+ *  - too many idle threads (idle > max_spare): retire one process, but only
+ *    when no process is still stopping (active == total) or more than
+ *    active_daemons_limit slots are free; rate back to 1;
+ *  - too few idle threads (idle < min_spare):
+ *      - busy threads >= max_workers: warn FE_SPAWN_WARN_MAXWORKERS (no idle
+ *        at all) or FE_SPAWN_WARN_NEAR_MAX (within MinSpareThreads);
+ *        rate 1;
+ *      - else no free scoreboard slot: warn FE_SPAWN_WARN_SB_FULL; rate 1;
+ *      - else spawn min(free_slots, rate, active_daemons_limit -
+ *        active_daemons) processes; when that is 0 (at the cap) rate 1 and
+ *        hold_off + 1; when the rate is >= 8 warn FE_SPAWN_WARN_BUSY; then
+ *        if hold_off > 0 decrement it, else double the rate up to
+ *        max_rate;
+ *  - otherwise rate back to 1.
+ */
+#ifndef FE_SPAWN_H
+#define FE_SPAWN_H
+
+#define FE_SPAWN_MAX_RATE 32
+
+enum {
+    FE_SPAWN_WARN_NONE = 0,
+    FE_SPAWN_WARN_MAXWORKERS, /**< every worker busy at MaxRequestWorkers */
+    FE_SPAWN_WARN_NEAR_MAX,   /**< idle < MinSpareThreads at the limit */
+    FE_SPAWN_WARN_SB_FULL,    /**< no free slot below ServerLimit */
+    FE_SPAWN_WARN_BUSY        /**< spawning at a high rate */
+};
+
+typedef struct fe_spawn_in {
+    int idle_threads;     /**< idle workers of accepting current-gen procs */
+    int busy_threads;     /**< busy workers (any generation, not dead) */
+    int free_slots;       /**< scoreboard slots with no process */
+    int active_daemons;   /**< processes not stopping */
+    int total_daemons;    /**< all live processes, stopping included */
+    int active_daemons_limit; /**< MaxRequestWorkers / ThreadsPerChild */
+    int min_spare;        /**< MinSpareThreads */
+    int max_spare;        /**< MaxSpareThreads */
+    int max_workers;      /**< MaxRequestWorkers */
+    int max_rate;         /**< rate cap, FE_SPAWN_MAX_RATE normally */
+    int rate;             /**< current spawn rate, >= 1 */
+    int hold_off;         /**< ticks to wait before doubling again */
+} fe_spawn_in_t;
+
+typedef struct fe_spawn_plan {
+    int spawn;            /**< processes to start now, >= 0 */
+    int retire_one;       /**< 1: gracefully stop one process */
+    int rate;             /**< the new spawn rate */
+    int hold_off;         /**< the new hold_off */
+    int warn;             /**< FE_SPAWN_WARN_* */
+} fe_spawn_plan_t;
+
+/** Decide this tick's action; never fails, tolerates nonsense input. */
+void fe_spawn_decide(const fe_spawn_in_t *in, fe_spawn_plan_t *plan);
+
+#endif /* FE_SPAWN_H */

@@ -1,0 +1,69 @@
+/**
+ * @file fe_tq.h
+ * @brief Timeout queues: one FIFO per fixed timeout value.
+ *
+ * Every queue has a single timeout, so appending at the tail keeps the
+ * queue sorted by expiry and expiring is O(number expired): pop from the
+ * head until the first entry that is not due.
+ *
+ * Pure component: APR types only, no httpd headers, no clock reads (the
+ * caller passes @a now), no locking (the caller holds its own mutex).
+ */
+#ifndef FE_TQ_H
+#define FE_TQ_H
+
+#include <apr.h>
+#include <apr_time.h>
+
+/** Returned by fe_tq_next_expiry() for an empty queue. */
+#define FE_TQ_NEVER ((apr_time_t)APR_INT64_MAX)
+
+typedef struct fe_tq fe_tq_t;
+
+/** Link embedded in the caller's connection struct.  Zero it before use. */
+typedef struct fe_tq_node {
+    struct fe_tq_node *prev;
+    struct fe_tq_node *next;
+    fe_tq_t *q;              /**< queue it is in, NULL when in none */
+    apr_time_t stamp;        /**< time it was appended */
+} fe_tq_node_t;
+
+struct fe_tq {
+    fe_tq_node_t *head;      /**< oldest entry */
+    fe_tq_node_t *tail;      /**< newest entry */
+    apr_interval_time_t timeout; /**< >= 0; negative values act as 0 */
+    unsigned int count;
+};
+
+/** Initialise an empty queue with the given timeout. */
+void fe_tq_init(fe_tq_t *q, apr_interval_time_t timeout);
+
+/** Append @a n (which must not be in any queue), stamped @a now. */
+void fe_tq_append(fe_tq_t *q, fe_tq_node_t *n, apr_time_t now);
+
+/** Unlink @a n from whatever queue it is in; a no-op when in none. */
+void fe_tq_remove(fe_tq_node_t *n);
+
+/** Non-zero when @a n is in a queue. */
+int fe_tq_queued(const fe_tq_node_t *n);
+
+/**
+ * When the oldest entry falls due: stamp + timeout, saturating at
+ * FE_TQ_NEVER on overflow; FE_TQ_NEVER when empty.
+ */
+apr_time_t fe_tq_next_expiry(const fe_tq_t *q);
+
+/**
+ * Unlink every due entry and return them as a NULL-terminated chain
+ * through ->next, oldest first (their ->q is NULL on return).
+ *
+ * An entry is due when stamp + timeout <= now, or when its stamp lies
+ * more than timeout ahead of now (the clock went backwards: the real wait
+ * is unknown, so it is treated as expired rather than kept forever).
+ * With @a all non-zero every entry is returned regardless of time.
+ * @a count, when not NULL, receives the number returned.
+ */
+fe_tq_node_t *fe_tq_expire(fe_tq_t *q, apr_time_t now, int all,
+                           unsigned int *count);
+
+#endif /* FE_TQ_H */
