@@ -11,7 +11,8 @@
  * any thread may push, any thread may pop.
  *
  * Lifetime: fe_queue_create() registers a cleanup on the pool that destroys
- * the mutex and condvar; owners never destroy the queue by hand.
+ * the mutex and condvar; owners never destroy the queue by hand.  Call
+ * fe_queue_term() and join every popper before that pool goes away.
  */
 #ifndef FE_FDQUEUE_H
 #define FE_FDQUEUE_H
@@ -35,41 +36,58 @@ apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
                              apr_pool_t *p);
 
 /**
- * Append @a item (must not be NULL).  Never blocks.
+ * Append @a item (must not be NULL).  Never blocks.  Signals the condvar
+ * only when a popper is blocked.
  * @return APR_SUCCESS; APR_EAGAIN when the queue is full; APR_EOF after
- *         fe_queue_term().  On failure the caller still owns @a item.
+ *         fe_queue_term(); APR_EINVAL for a NULL item.  On failure the
+ *         caller still owns @a item.
  */
 apr_status_t fe_queue_push(fe_queue_t *q, void *item);
 
 /**
  * Append @a node to the urgent lane (unbounded, FIFO, served before the
- * items).  @return APR_SUCCESS or APR_EOF after fe_queue_term().
+ * items).  The queue owns node->next until the node is popped (it is NULL
+ * again then).  @return APR_SUCCESS, APR_EOF after fe_queue_term(), or
+ * APR_EINVAL for a NULL node.
  */
 apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node);
 
 /**
  * Take the next entry, blocking while the queue is empty.  Exactly one of
- * *item / *node is set non-NULL on APR_SUCCESS (urgent nodes first).
+ * *item / *node is set non-NULL on APR_SUCCESS (urgent nodes first); both
+ * are set to NULL on any other return.
  * @return APR_SUCCESS; APR_EINTR when woken by fe_queue_interrupt_*() with
- *         nothing to take; APR_EOF once fe_queue_term() was called (even if
- *         entries remain: termination is immediate, the caller owns the
- *         clean-up of whatever was left).
+ *         nothing to take (an entry that arrives first wins: the popper
+ *         takes it and returns APR_SUCCESS instead); APR_EOF once
+ *         fe_queue_term() was called (even if entries remain: termination
+ *         is immediate, the caller owns the clean-up of whatever was left).
+ *         Spurious condvar wakeups are never reported.
  */
 apr_status_t fe_queue_pop(fe_queue_t *q, void **item, fe_qnode_t **node);
 
 /** Non-blocking pop: as fe_queue_pop() but APR_EAGAIN when empty. */
 apr_status_t fe_queue_trypop(fe_queue_t *q, void **item, fe_qnode_t **node);
 
-/** Wake every popper blocked right now; each returns APR_EINTR once. */
+/**
+ * Wake every popper blocked right now; each returns APR_EINTR once.  Not
+ * remembered: poppers that block afterwards are not affected, and with
+ * nobody blocked this is a no-op.
+ */
 void fe_queue_interrupt_all(fe_queue_t *q);
 
-/** Wake one blocked popper (if any); it returns APR_EINTR. */
+/**
+ * Wake one blocked popper (the longest-blocked one not already
+ * interrupted), if any; it returns APR_EINTR.  Not remembered either.
+ */
 void fe_queue_interrupt_one(fe_queue_t *q);
 
 /** Terminate: every blocked and future pop returns APR_EOF. Idempotent. */
 void fe_queue_term(fe_queue_t *q);
 
-/** Number of poppers blocked in fe_queue_pop() now (idle workers). */
+/**
+ * Number of poppers blocked in fe_queue_pop() now (idle workers).  Read
+ * without the lock: a snapshot that may be stale by the time it is used.
+ */
 unsigned int fe_queue_idlers(fe_queue_t *q);
 
 /** Number of items plus urgent nodes waiting now. */

@@ -38,7 +38,10 @@ struct fe_tq {
 /** Initialise an empty queue with the given timeout. */
 void fe_tq_init(fe_tq_t *q, apr_interval_time_t timeout);
 
-/** Append @a n (which must not be in any queue), stamped @a now. */
+/**
+ * Append @a n (which must not be in any queue), stamped @a now.  FE_DEBUG
+ * builds assert that; other builds unlink it from its old queue first.
+ */
 void fe_tq_append(fe_tq_t *q, fe_tq_node_t *n, apr_time_t now);
 
 /** Unlink @a n from whatever queue it is in; a no-op when in none. */
@@ -49,17 +52,28 @@ int fe_tq_queued(const fe_tq_node_t *n);
 
 /**
  * When the oldest entry falls due: stamp + timeout, saturating at
- * FE_TQ_NEVER on overflow; FE_TQ_NEVER when empty.
+ * FE_TQ_NEVER on overflow (such an entry never expires by time);
+ * FE_TQ_NEVER when empty.
+ *
+ * This does not know now, so it ignores the clock-went-backwards rule of
+ * fe_tq_expire(): after a backwards jump it can lie far in the future
+ * although fe_tq_expire() would return the entry at once.  Call
+ * fe_tq_expire() first: whatever it leaves is due by now + 2 * timeout.
  */
 apr_time_t fe_tq_next_expiry(const fe_tq_t *q);
 
 /**
  * Unlink every due entry and return them as a NULL-terminated chain
- * through ->next, oldest first (their ->q is NULL on return).
+ * through ->next, oldest first (their ->q is NULL on return; ->prev is
+ * not meaningful).  Read ->next before re-appending a node of the chain.
  *
  * An entry is due when stamp + timeout <= now, or when its stamp lies
  * more than timeout ahead of now (the clock went backwards: the real wait
- * is unknown, so it is treated as expired rather than kept forever).
+ * is unknown, so it is treated as expired rather than kept forever; with
+ * timeout 0 this means any stamp ahead of now).  The scan stops at the
+ * first entry that is not due, so after a small backwards jump a later
+ * entry that is due can wait behind an earlier one that is not (for less
+ * than two timeouts).
  * With @a all non-zero every entry is returned regardless of time.
  * @a count, when not NULL, receives the number returned.
  */
