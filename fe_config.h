@@ -46,7 +46,10 @@ void fe_limits_defaults(fe_limits_t *l);
 /**
  * Parse a whole decimal integer directive argument.
  * Rejects empty strings, signs other than a leading '-', trailing junk and
- * overflow.  @return NULL on success (and *out set), otherwise an error
+ * overflow.  Leading or trailing whitespace is rejected too (httpd has
+ * already split the arguments, so a blank can only come from quoting).
+ * Negative values parse; fe_limits_check() clamps them.
+ * @return NULL on success (and *out set), otherwise an error
  * message allocated from @a p that names @a directive and the bad value.
  */
 const char *fe_parse_int(const char *directive, const char *arg, int *out,
@@ -55,7 +58,10 @@ const char *fe_parse_int(const char *directive, const char *arg, int *out,
 /**
  * Parse AsyncRequestWorkerFactor: a positive real number (e.g. "1.5").
  * Rejects junk, NaN/inf, values <= 0 and values above
- * FE_MAX_WORKER_FACTOR.  @return NULL or an error message from @a p.
+ * FE_MAX_WORKER_FACTOR.  Only plain decimal notation is accepted (no
+ * whitespace, sign, hex or "nan"/"inf"); values in (0, 1) parse and are
+ * raised to 1 by fe_limits_check().  @return NULL or an error message from
+ * @a p; *out is untouched on error.
  */
 const char *fe_parse_factor(const char *arg, double *out, apr_pool_t *p);
 
@@ -82,9 +88,13 @@ const char *fe_parse_factor(const char *arg, double *out, apr_pool_t *p);
  * FE_DIAG_WARNING with its own tag, a message naming each directive
  * involved, the configured value, the arithmetic and the value used, e.g.
  * "MaxRequestWorkers 1000 needs 40 processes of ThreadsPerChild 25, but
- * ServerLimit is 4: using MaxRequestWorkers 100 (4 x 25); raise ServerLimit
- * to 40 to get 1000".  @a diag may be NULL.
- * @return the number of adjustments reported.
+ * ServerLimit 4 allows only 4: using MaxRequestWorkers 100 (4 x 25); raise
+ * ServerLimit to 40 to allow 1000".  @a diag may be NULL.
+ * Tags: FE10001..FE10015, listed in docs/log-tags.md.
+ * On the first start pass 0 for both first_* arguments and remember the
+ * checked l->server_limit and l->thread_limit (the values after this call)
+ * in retained data; pass those on every later restart.
+ * @return the number of adjustments reported (with or without @a diag).
  */
 int fe_limits_check(fe_limits_t *l, int first_server_limit,
                     int first_thread_limit, fe_diag_fn *diag, void *baton);

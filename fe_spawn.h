@@ -20,6 +20,22 @@
  *        if hold_off > 0 decrement it, else double the rate up to
  *        max_rate;
  *  - otherwise rate back to 1.
+ *
+ * Notes for the caller (fe_spawn.c implements the rules above):
+ *  - at the cap the hold_off + 1 and the decrement cancel: hold_off comes
+ *    back unchanged, the rate is 1 and BUSY is not reported;
+ *  - NEAR_MAX is only reachable if busy_threads counts the way stock
+ *    event's "active" count does (ready *and* busy workers, status from
+ *    SERVER_READY up to but excluding SERVER_GRACEFUL).  With strictly busy
+ *    workers, busy >= max_workers implies idle == 0;
+ *  - with several listener buckets pass per-bucket min_spare, max_spare,
+ *    max_workers and max_rate (each divided by the bucket count), as event
+ *    does; free_slots feeds both the spawn count and the retire test
+ *    (event uses ServerLimit - total_daemons there);
+ *  - warnings come every tick the condition holds: the glue logs
+ *    MAXWORKERS/NEAR_MAX once (a retained flag); tags FE10050..FE10053;
+ *  - negative counts are read as 0, total_daemons below active_daemons as
+ *    active_daemons, and a retire is never planned with no active process.
  */
 #ifndef FE_SPAWN_H
 #define FE_SPAWN_H
