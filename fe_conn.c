@@ -1,0 +1,575 @@
+/*
+ * fe_conn.c: connections, as the worker threads run them.
+ *
+ * A worker pops a connection and runs it through httpd's states with one
+ * handler per state, until it has to wait for the network: then it parks
+ * it (fe_conn_park: timeout queue + pollset, for the listener to watch)
+ * and pops the next one.  The decisions are fe_connstate.c's (pure); this
+ * file does the I/O and calls the hooks.
+ *
+ * Ownership: a connection is in exactly one place at a time: the worker
+ * queue, a worker, or parked (pollset + timeout queue).  After
+ * fe_conn_park() or fe_conn_close() returns, the worker must not touch cs
+ * again: the listener may already have handed it to another worker.
+ *
+ * Must not: block in the listener's place (only workers run this code),
+ * or decide policy (fe_connstate.c does).
+ */
+#include "mpm_fastevent.h"
+#include "fe_connstate.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_vhost.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(mpm_fastevent);
+
+/* Wake the listener for an earlier deadline only when it is earlier than
+ * planned by more than this: saves wakeups on busy servers. */
+#define FE_WAKEUP_FUDGE apr_time_from_msec(100)
+
+/* Read this much per call while draining a lingering connection. */
+#define FE_LINGER_BUF 4096
+
+static int fe_sock_fd(apr_socket_t *sock)
+{
+    apr_os_sock_t fd = -1;
+
+    apr_os_sock_get(&fd, sock);
+    return fd;
+}
+
+typedef struct fe_worker {
+    fe_child_t *ch;
+    apr_thread_t *thd;
+    int tid;
+} fe_worker_t;
+
+fe_conn_t *fe_conn_from_c(conn_rec *c)
+{
+    return ap_get_module_config(c->conn_config, &mpm_fastevent_module);
+}
+
+/* ------------------------------------------------------------ pools */
+
+/* Listener thread only (it accepts). */
+apr_pool_t *fe_pool_get(fe_child_t *ch)
+{
+    apr_pool_t *p = NULL;
+    apr_allocator_t *a;
+
+    apr_thread_mutex_lock(ch->pool_mutex);
+    if (ch->npools > 0) {
+        p = ch->pools[--ch->npools];
+    }
+    apr_thread_mutex_unlock(ch->pool_mutex);
+    if (p != NULL) {
+        return p;
+    }
+    if (apr_allocator_create(&a) != APR_SUCCESS) {
+        return NULL;
+    }
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+    if (apr_pool_create_ex(&p, ch->pruntime, NULL, a) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return NULL;
+    }
+    apr_allocator_owner_set(a, p);
+    apr_pool_tag(p, "transaction");
+    return p;
+}
+
+/* Clear (running the connection's cleanups) and keep up to max_pools. */
+void fe_pool_put(fe_child_t *ch, apr_pool_t *p)
+{
+    int kept = 0;
+
+    apr_pool_clear(p);
+    apr_thread_mutex_lock(ch->pool_mutex);
+    if (ch->npools < ch->max_pools && !ch->dying) {
+        ch->pools[ch->npools++] = p;
+        kept = 1;
+    }
+    apr_thread_mutex_unlock(ch->pool_mutex);
+    if (!kept) {
+        apr_pool_destroy(p);
+    }
+}
+
+/* ------------------------------------------------------------ suspend */
+
+/* Every time a connection leaves a worker: the hooks, and no scoreboard
+ * handle, so late writes cannot land in a row now serving another. */
+static void fe_notify_suspend(fe_conn_t *cs)
+{
+    if (!cs->suspended) {
+        ap_run_suspend_connection(cs->c, cs->r);
+        cs->c->sbh = NULL;
+        cs->suspended = 1;
+    }
+}
+
+static void fe_notify_resume(fe_conn_t *cs, fe_worker_t *w)
+{
+    conn_rec *c = cs->c;
+
+    c->current_thread = w->thd;
+    c->id = (long)w->ch->slot * fe_g.lim.thread_limit + w->tid;
+    ap_update_sb_handle(cs->sbh, w->ch->slot, w->tid);
+    if (cs->suspended) {
+        cs->suspended = 0;
+        c->sbh = cs->sbh;
+        ap_run_resume_connection(c, cs->r);
+    }
+}
+
+/* ------------------------------------------------------------ close */
+
+static apr_status_t fe_conn_cleanup(void *data)
+{
+    fe_conn_t *cs = data;
+    fe_child_t *ch = cs->child;
+
+    if (cs->lingering) {
+        apr_atomic_dec32(&ch->lingering);
+    }
+    if (cs->async_suspended) {
+        apr_atomic_dec32(&ch->suspended);
+    }
+    apr_atomic_dec32(&ch->conns);
+    if (ch->listeners_disabled || ch->listener_may_exit) {
+        fe_listener_wakeup(ch);   /* room to accept, or the last one */
+    }
+    return APR_SUCCESS;
+}
+
+/* Close the socket and recycle the pool (which runs fe_conn_cleanup). */
+void fe_conn_close(fe_conn_t *cs)
+{
+    fe_child_t *ch = cs->child;
+
+    apr_socket_close(cs->sock);
+    fe_pool_put(ch, cs->p);
+}
+
+/* ------------------------------------------------------------ parking */
+
+static apr_int16_t fe_events_for(int sense)
+{
+    return sense == CONN_SENSE_WANT_WRITE
+           ? APR_POLLOUT | APR_POLLHUP | APR_POLLERR
+           : APR_POLLIN | APR_POLLHUP | APR_POLLERR;
+}
+
+/* Pre-condition: tq_mutex held. */
+static fe_tq_t *fe_queue_for(fe_child_t *ch, fe_conn_t *cs, int state)
+{
+    switch (state) {
+    case CONN_STATE_KEEPALIVE:
+        return fe_tqset_get(&ch->ka_qs, cs->ka_timeout);
+    case CONN_STATE_LINGER_SHORT:
+        return &ch->short_linger_q;
+    case CONN_STATE_LINGER_NORMAL:
+        return &ch->linger_q;
+    default:
+        return fe_tqset_get(&ch->io_qs, cs->io_timeout);
+    }
+}
+
+/*
+ * Hand cs to the listener until its socket is ready for @sense (a
+ * CONN_SENSE_* value) or its queue's timeout passes; then a worker runs
+ * it again in @resume.  @stamp is the time the wait counts from.
+ * Returns 0 when parked (cs is no longer ours), else -1 after closing it.
+ */
+static int fe_park(fe_conn_t *cs, int state, int sense, int resume,
+                   apr_time_t stamp)
+{
+    fe_child_t *ch = cs->child;
+    apr_status_t rv;
+    int wake = 0;
+    fe_tq_t *q;
+
+    fe_notify_suspend(cs);
+    cs->pub.state = state;
+    cs->pub.sense = CONN_SENSE_DEFAULT;
+    cs->resume_state = resume;
+    cs->pfd.reqevents = fe_events_for(sense);
+
+    apr_thread_mutex_lock(ch->tq_mutex);
+    q = fe_queue_for(ch, cs, state);
+    fe_tq_append(q, &cs->tq, stamp);
+    cs->in_pollset = 1;
+    rv = apr_pollset_add(ch->pollset, &cs->pfd);
+    if (rv != APR_SUCCESS) {
+        fe_tq_remove(&cs->tq);
+        cs->in_pollset = 0;
+    }
+    else {
+        apr_time_t due = fe_tq_next_expiry(q);   /* head's, <= ours */
+
+        ch->wc_count += state == CONN_STATE_WRITE_COMPLETION;
+        ch->waitio_count += state == CONN_STATE_ASYNC_WAITIO;
+        if (due != FE_TQ_NEVER && due + FE_WAKEUP_FUDGE < ch->next_wakeup) {
+            ch->next_wakeup = due;
+            wake = 1;
+        }
+    }
+    apr_thread_mutex_unlock(ch->tq_mutex);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->s, FELOGNO(10140)
+                     "apr_pollset_add() failed: closing the connection "
+                     "(%u open)", apr_atomic_read32(&ch->conns));
+        fe_conn_close(cs);
+        return -1;
+    }
+    if (wake) {
+        fe_listener_wakeup(ch);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ states */
+
+static int fe_conn_setup(fe_conn_t *cs, fe_worker_t *w)
+{
+    fe_child_t *ch = w->ch;
+    long id = (long)ch->slot * fe_g.lim.thread_limit + w->tid;
+    conn_rec *c;
+    int rc;
+
+    cs->fresh = 0;
+    cs->ba = apr_bucket_alloc_create(cs->p);
+    ap_create_sb_handle(&cs->sbh, cs->p, ch->slot, w->tid);
+    apr_pool_cleanup_register(cs->p, cs, fe_conn_cleanup,
+                              apr_pool_cleanup_null);
+    c = ap_run_create_connection(cs->p, ch->s, cs->sock, id, cs->sbh,
+                                 cs->ba);
+    if (c == NULL) {
+        fe_conn_close(cs);
+        return -1;
+    }
+    cs->c = c;
+    c->current_thread = w->thd;
+    c->cs = &cs->pub;
+    ap_set_module_config(c->conn_config, &mpm_fastevent_module, cs);
+    cs->pfd.desc_type = APR_POLL_SOCKET;
+    cs->pfd.desc.s = cs->sock;
+    cs->pfd.client_data = cs;
+
+    ap_update_vhost_given_ip(c);
+    cs->ka_timeout = c->base_server->keep_alive_timeout;
+    cs->io_timeout = c->base_server->timeout;
+    rc = ap_pre_connection(c, cs->sock);
+    cs->pub.sense = CONN_SENSE_DEFAULT;
+    cs->pub.state = (rc == OK || rc == DONE) && !c->aborted
+                    ? CONN_STATE_PROCESSING : CONN_STATE_LINGER;
+    return 0;
+}
+
+static void fe_on_processing(fe_conn_t *cs)
+{
+    conn_rec *c = cs->c;
+    int rc, bad = 0;
+
+    rc = ap_run_process_connection(c);
+    cs->pub.state = fe_conn_after_hooks(rc == OK || rc == DONE,
+                                        cs->pub.state, c->aborted, &bad);
+    if (bad) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, FELOGNO(10141)
+                      "process_connection returned %d with an unexpected "
+                      "connection state: closing", rc);
+    }
+}
+
+/* Flush without blocking: call the last (network) output filter with no
+ * brigade, as 2.4 has no ap_run_output_pending(). */
+static apr_status_t fe_flush(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f->next != NULL) {
+        f = f->next;
+    }
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* Returns 0 when cs left this worker (parked or closed). */
+static int fe_on_write_completion(fe_conn_t *cs)
+{
+    conn_rec *c = cs->c;
+    fe_flush_facts_t f;
+    apr_status_t rv;
+
+    ap_update_child_status(c->sbh, SERVER_BUSY_WRITE, NULL);
+    rv = fe_flush(c);
+    f.aborted = c->aborted || rv != APR_SUCCESS;
+    f.pending_output = c->data_in_output_filters;
+    f.pending_input = c->data_in_input_filters;
+    f.want_read = cs->pub.sense == CONN_SENSE_WANT_READ;
+    f.clogging = c->clogging_input_filters;
+    f.keepalive = c->keepalive == AP_CONN_KEEPALIVE;
+    f.dying = cs->child->dying;
+
+    switch (fe_conn_after_flush(&f)) {
+    case FE_NEXT_WAIT_WRITE:
+        fe_park(cs, CONN_STATE_WRITE_COMPLETION, CONN_SENSE_WANT_WRITE,
+                CONN_STATE_WRITE_COMPLETION, apr_time_now());
+        return 0;
+    case FE_NEXT_WAIT_READ:
+        fe_park(cs, CONN_STATE_WRITE_COMPLETION, CONN_SENSE_WANT_READ,
+                CONN_STATE_PROCESSING, apr_time_now());
+        return 0;
+    case FE_NEXT_PROCESS:
+        cs->pub.state = CONN_STATE_PROCESSING;
+        return 1;
+    case FE_NEXT_KEEPALIVE:
+        ap_update_child_status(c->sbh, SERVER_BUSY_KEEPALIVE, NULL);
+        fe_park(cs, CONN_STATE_KEEPALIVE, CONN_SENSE_WANT_READ,
+                CONN_STATE_PROCESSING, apr_time_now());
+        return 0;
+    default:
+        cs->pub.state = CONN_STATE_LINGER;
+        return 1;
+    }
+}
+
+/* Start the lingering close; returns 0 when cs was closed. */
+static int fe_linger_start(fe_conn_t *cs)
+{
+    conn_rec *c = cs->c;
+    fe_child_t *ch = cs->child;
+    int short_linger;
+
+    if (!cs->lingering) {
+        cs->lingering = 1;
+        apr_atomic_inc32(&ch->lingering);
+    }
+    /* The flush in ap_start_lingering_close() may block: briefly. */
+    apr_socket_timeout_set(cs->sock,
+                           apr_time_from_sec(FE_SHORT_LINGER_SECS));
+    if (ap_start_lingering_close(c)) {
+        fe_conn_close(cs);
+        return 0;
+    }
+    apr_socket_timeout_set(cs->sock, 0);
+    apr_socket_opt_set(cs->sock, APR_INCOMPLETE_READ, 0);
+    short_linger = ch->dying
+                   || apr_table_get(c->notes, "short-lingering-close");
+    cs->pub.state = short_linger ? CONN_STATE_LINGER_SHORT
+                                 : CONN_STATE_LINGER_NORMAL;
+    cs->linger_deadline = apr_time_now();   /* start of the linger */
+    return 1;
+}
+
+/* Read and discard what the client still sends until it closes; park
+ * when it would block.  Always leaves the worker. */
+static void fe_linger_drain(fe_conn_t *cs)
+{
+    char buf[FE_LINGER_BUF];
+    int rounds;
+
+    for (rounds = 0; rounds < 16; rounds++) {
+        apr_size_t len = sizeof buf;
+        apr_status_t rv = apr_socket_recv(cs->sock, buf, &len);
+
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            break;
+        }
+        if (rv != APR_SUCCESS || len == 0) {
+            fe_conn_close(cs);       /* EOF or error: done */
+            return;
+        }
+    }
+    fe_park(cs, cs->pub.state, CONN_SENSE_WANT_READ, cs->pub.state,
+            cs->linger_deadline);
+}
+
+/* A connection the listener timed out: turn the kill order into a state. */
+static int fe_apply_kill(fe_conn_t *cs)
+{
+    int order = cs->kill;
+
+    cs->kill = FE_KILL_NONE;
+    if (order == FE_KILL_CLOSE) {
+        fe_conn_close(cs);
+        return 0;
+    }
+    if (cs->pub.state == CONN_STATE_LINGER_NORMAL
+        || cs->pub.state == CONN_STATE_LINGER_SHORT) {
+        fe_conn_close(cs);           /* already lingering: just close */
+        return 0;
+    }
+    if (order == FE_KILL_SHORT) {
+        apr_table_setn(cs->c->notes, "short-lingering-close", "1");
+    }
+    cs->pub.state = CONN_STATE_LINGER;
+    return 1;
+}
+
+/* Run cs until it leaves this worker. */
+static void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
+{
+    if (cs->fresh) {
+        if (fe_conn_setup(cs, w) < 0) {
+            return;
+        }
+    }
+    else {
+        fe_notify_resume(cs, w);
+    }
+    if (cs->kill && !fe_apply_kill(cs)) {
+        return;
+    }
+    for (;;) {
+        switch (cs->pub.state) {
+        case CONN_STATE_PROCESSING:
+            fe_on_processing(cs);
+            break;
+        case CONN_STATE_WRITE_COMPLETION:
+            if (!fe_on_write_completion(cs)) {
+                return;
+            }
+            break;
+        case CONN_STATE_ASYNC_WAITIO:
+            fe_park(cs, CONN_STATE_ASYNC_WAITIO, cs->pub.sense,
+                    CONN_STATE_PROCESSING, apr_time_now());
+            return;
+        case CONN_STATE_SUSPENDED:
+            cs->async_suspended = 1;
+            apr_atomic_inc32(&w->ch->suspended);
+            fe_notify_suspend(cs);
+            return;
+        case CONN_STATE_LINGER:
+            if (!fe_linger_start(cs)) {
+                return;
+            }
+            break;
+        case CONN_STATE_LINGER_NORMAL:
+        case CONN_STATE_LINGER_SHORT:
+            fe_linger_drain(cs);
+            return;
+        default:          /* KEEPALIVE from a resumed park, HANDLER... */
+            cs->pub.state = CONN_STATE_LINGER;
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ workers */
+
+void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
+{
+    fe_worker_arg_t *arg = data;
+    fe_worker_t w;
+    fe_child_t *ch;
+
+    w.ch = arg->ch;
+    w.tid = arg->tid;
+    w.thd = thd;
+    ch = w.ch;
+    fe_sb_worker_start(ch->slot, w.tid);
+    while (!ch->workers_may_exit) {
+        void *item = NULL;
+        fe_qnode_t *node = NULL;
+        apr_status_t rv;
+
+        fe_sb_worker(ch->slot, w.tid,
+                     ch->dying ? SERVER_GRACEFUL : SERVER_READY);
+        rv = fe_queue_pop(ch->queue, &item, &node);
+        if (rv == APR_EOF) {
+            break;
+        }
+        if (rv != APR_SUCCESS || item == NULL) {
+            continue;
+        }
+        ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);
+        fe_conn_run(item, &w);
+        ch->busy_fd[w.tid] = -1;
+    }
+    fe_sb_worker(ch->slot, w.tid, ch->dying ? SERVER_DEAD : SERVER_GRACEFUL);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ hooks */
+
+static apr_status_t fe_forget_request(void *data)
+{
+    fe_conn_t *cs = data;
+
+    cs->r = NULL;
+    return APR_SUCCESS;
+}
+
+void fe_pre_read_request_hook(request_rec *r, conn_rec *c)
+{
+    fe_conn_t *cs = fe_conn_from_c(c);
+
+    if (cs != NULL) {
+        cs->r = r;
+        apr_pool_cleanup_register(r->pool, cs, fe_forget_request,
+                                  apr_pool_cleanup_null);
+    }
+}
+
+/* KeepAliveTimeout of the vhost that served the request, when it set one
+ * (else the connection's base server's), as stock event does. */
+int fe_post_read_request(request_rec *r)
+{
+    fe_conn_t *cs = fe_conn_from_c(r->connection);
+
+    if (cs != NULL) {
+        cs->ka_timeout = r->server->keep_alive_timeout_set
+                         ? r->server->keep_alive_timeout
+                         : r->connection->base_server->keep_alive_timeout;
+        cs->io_timeout = r->server->timeout;
+    }
+    return DECLINED;
+}
+
+/* Secondary connections (HTTP/2 streams) are copies of their master: give
+ * each its own state, or HTTP/1 code on the stream would write into the
+ * master connection's state. */
+int fe_pre_connection(conn_rec *c, void *csd)
+{
+    fe_conn_t *mcs, *cs;
+
+    if (c->master == NULL || (c->cs != NULL && c->cs != c->master->cs)) {
+        return OK;
+    }
+    mcs = fe_conn_from_c(c->master);
+    cs = apr_pcalloc(c->pool, sizeof *cs);
+    if (mcs != NULL) {
+        *cs = *mcs;
+        memset(&cs->tq, 0, sizeof cs->tq);
+        cs->in_pollset = 0;
+        cs->lingering = 0;
+        cs->async_suspended = 0;
+        cs->suspended = 0;
+        cs->master_cs = mcs;
+    }
+    cs->c = c;
+    cs->r = NULL;
+    cs->pub.state = CONN_STATE_PROCESSING;
+    cs->pub.sense = CONN_SENSE_DEFAULT;
+    c->cs = &cs->pub;
+    ap_set_module_config(c->conn_config, &mpm_fastevent_module, cs);
+    return OK;
+}
+
+int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                       const char *protocol)
+{
+    fe_conn_t *cs = fe_conn_from_c(c);
+
+    if (r == NULL && s != NULL && cs != NULL) {
+        cs->ka_timeout = s->keep_alive_timeout;
+        cs->io_timeout = s->timeout;
+    }
+    return DECLINED;
+}

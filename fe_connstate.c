@@ -1,0 +1,103 @@
+/*
+ * fe_connstate.c: the pure decisions of the connection state machine
+ * (fe_conn_after_hooks, fe_conn_after_flush) and the accept capacity rule.
+ *
+ * Must not: include httpd headers, read clocks, lock, or do I/O.
+ */
+#include "fe_connstate.h"
+
+int fe_conn_after_hooks(int rc_ok, int state, int aborted, int *bad)
+{
+    int out;
+    int unexpected = 0;
+
+    switch (state) {
+    case FE_CS_PROCESSING:
+        out = FE_CS_LINGER;          /* no hook took the connection over */
+        break;
+    case FE_CS_KEEPALIVE:
+        out = FE_CS_WRITE_COMPLETION; /* flush before keeping alive */
+        break;
+    case FE_CS_WRITE_COMPLETION:
+    case FE_CS_ASYNC_WAITIO:
+    case FE_CS_SUSPENDED:
+    case FE_CS_LINGER:
+        out = state;
+        break;
+    default:
+        out = FE_CS_LINGER;
+        unexpected = 1;
+        break;
+    }
+    if (!rc_ok) {
+        unexpected = 1;
+        out = FE_CS_LINGER;
+    }
+    /* An aborted connection cannot be written to or kept; a suspended one
+     * belongs to the module that suspended it, which will close it. */
+    if (aborted && out != FE_CS_SUSPENDED) {
+        out = FE_CS_LINGER;
+    }
+    if (bad) {
+        *bad = unexpected;
+    }
+    return out;
+}
+
+fe_next_e fe_conn_after_flush(const fe_flush_facts_t *f)
+{
+    if (f->aborted) {
+        return FE_NEXT_LINGER;
+    }
+    if (f->pending_output) {
+        return FE_NEXT_WAIT_WRITE;
+    }
+    if (f->want_read) {
+        return FE_NEXT_WAIT_READ;
+    }
+    if (!f->keepalive) {
+        return FE_NEXT_LINGER;
+    }
+    if (f->pending_input || f->clogging) {
+        return FE_NEXT_PROCESS;
+    }
+    if (f->dying) {
+        return FE_NEXT_LINGER;
+    }
+    return FE_NEXT_KEEPALIVE;
+}
+
+unsigned int fe_accept_limit(unsigned int threads, double factor)
+{
+    double limit;
+
+    if (threads < 1) {
+        threads = 1;
+    }
+    if (!(factor >= 1.0)) {          /* also catches NaN */
+        factor = 1.0;
+    }
+    limit = (double)threads * (factor + 1.0);
+    if (limit > 4.0e9) {
+        return 4000000000u;
+    }
+    return limit < 1.0 ? 1u : (unsigned int)limit;
+}
+
+int fe_accept_allowed(const fe_accept_facts_t *f)
+{
+    unsigned int limit = fe_accept_limit(f->threads, f->factor);
+    unsigned int active;
+
+    if (f->conns >= f->hard_cap) {
+        return 0;
+    }
+    active = f->conns > f->lingering ? f->conns - f->lingering : 0;
+    if (f->disabled) {
+        limit -= limit / 8;
+        if (limit < 1) {
+            limit = 1;
+        }
+    }
+    return active < limit;
+}

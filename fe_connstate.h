@@ -1,0 +1,109 @@
+/**
+ * @file fe_connstate.h
+ * @brief Pure decisions of the connection state machine and the accept
+ *        capacity rule.
+ *
+ * No httpd headers: the connection states are mirrored as FE_CS_* with
+ * httpd's numeric values (conn_state_e in httpd.h); mod_mpm_fastevent.c
+ * checks the mirror with static assertions.  The handlers in fe_conn.c do
+ * the I/O; these functions only decide, so the unit tests can drive every
+ * combination.
+ */
+#ifndef FE_CONNSTATE_H
+#define FE_CONNSTATE_H
+
+/* Mirror of httpd's conn_state_e (httpd.h, MMN 20120211:137 and later). */
+enum {
+    FE_CS_KEEPALIVE = 0,
+    FE_CS_PROCESSING = 1,
+    FE_CS_HANDLER = 2,
+    FE_CS_WRITE_COMPLETION = 3,
+    FE_CS_SUSPENDED = 4,
+    FE_CS_LINGER = 5,
+    FE_CS_LINGER_NORMAL = 6,
+    FE_CS_LINGER_SHORT = 7,
+    FE_CS_ASYNC_WAITIO = 8,
+    FE_CS_NUM = 9
+};
+
+/* Mirror of httpd's conn_sense_e. */
+enum {
+    FE_SENSE_DEFAULT = 0,
+    FE_SENSE_WANT_READ = 1,
+    FE_SENSE_WANT_WRITE = 2
+};
+
+/**
+ * Normalise the state a process_connection round left behind.
+ * @param rc_ok     the hook returned OK or DONE
+ * @param state     c->cs->state after the hooks
+ * @param aborted   c->aborted
+ * @param bad       set to 1 when the state or rc was unexpected (the caller
+ *                  logs it), else 0; may be NULL
+ * @return one of FE_CS_WRITE_COMPLETION, FE_CS_ASYNC_WAITIO,
+ *         FE_CS_SUSPENDED or FE_CS_LINGER.
+ * Rules: a hook that left PROCESSING did not take the connection over, so
+ * it is closed (LINGER); KEEPALIVE from a hook means "flush, then keep
+ * alive" (WRITE_COMPLETION); any other state, a failing rc, or an aborted
+ * connection lingers.
+ */
+int fe_conn_after_hooks(int rc_ok, int state, int aborted, int *bad);
+
+/** What the worker does with a connection after a flush attempt. */
+typedef enum fe_next {
+    FE_NEXT_WAIT_WRITE,  /**< output remains: wait for POLLOUT (Timeout) */
+    FE_NEXT_WAIT_READ,   /**< module asked to read: wait for POLLIN (Timeout) */
+    FE_NEXT_PROCESS,     /**< pipelined input or clogging filter: run hooks */
+    FE_NEXT_KEEPALIVE,   /**< idle: wait for the next request (KeepAliveTimeout) */
+    FE_NEXT_LINGER       /**< close (with lingering) */
+} fe_next_e;
+
+/** Facts gathered after flushing in WRITE_COMPLETION. */
+typedef struct fe_flush_facts {
+    int aborted;         /**< c->aborted or the flush failed */
+    int pending_output;  /**< c->data_in_output_filters */
+    int pending_input;   /**< c->data_in_input_filters (pipelined request) */
+    int want_read;       /**< cs->sense == CONN_SENSE_WANT_READ */
+    int clogging;        /**< c->clogging_input_filters */
+    int keepalive;       /**< c->keepalive == AP_CONN_KEEPALIVE */
+    int dying;           /**< this child is stopping */
+} fe_flush_facts_t;
+
+/**
+ * Decide the next step of a WRITE_COMPLETION connection.  Order: an
+ * aborted connection lingers; remaining output waits for writability; a
+ * read request from a module (mod_http2 compat mode) waits for
+ * readability; a connection without keep-alive lingers; pipelined input
+ * or a clogging input filter goes back to the hooks; a stopping child
+ * lingers; else keep-alive.
+ */
+fe_next_e fe_conn_after_flush(const fe_flush_facts_t *f);
+
+/** Inputs of the accept rule, all counts of this child process. */
+typedef struct fe_accept_facts {
+    unsigned int conns;      /**< open connections, lingering included */
+    unsigned int lingering;  /**< connections in lingering close */
+    unsigned int threads;    /**< ThreadsPerChild */
+    double factor;           /**< AsyncRequestWorkerFactor (>= 1) */
+    unsigned int hard_cap;   /**< absolute cap (queue capacity) */
+    int disabled;            /**< listeners are disabled right now */
+} fe_accept_facts_t;
+
+/**
+ * Non-lingering connections one child may hold:
+ * ThreadsPerChild x (AsyncRequestWorkerFactor + 1), rounded down, >= 1.
+ * This is the documented maximum of stock event's formula (every worker
+ * idle); unlike event it does not shrink as workers get busy, because a
+ * ready connection waits in our queue for the next free worker instead of
+ * being dropped.
+ */
+unsigned int fe_accept_limit(unsigned int threads, double factor);
+
+/**
+ * 1 when the child may accept another connection.  With hysteresis: once
+ * disabled, accepting resumes only when the non-lingering count falls to
+ * 7/8 of the limit, so the listeners do not flap on every close.
+ */
+int fe_accept_allowed(const fe_accept_facts_t *f);
+
+#endif /* FE_CONNSTATE_H */

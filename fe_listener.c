@@ -1,0 +1,546 @@
+/*
+ * fe_listener.c: the listener thread of a child process.
+ *
+ * Owns the pollset.  It holds the listening sockets and every connection
+ * that waits for the network (keep-alive, write completion, wait-io,
+ * lingering close).  One loop iteration: poll; accept on ready listeners;
+ * hand ready connections to the workers; expire the timeout queues;
+ * enable or disable accepting; publish the counters to the scoreboard.
+ *
+ * Workers add their own connections to the pollset and timeout queues
+ * (fe_conn_park, under tq_mutex); only this thread removes them, so an
+ * event returned by poll always refers to a connection that is still
+ * parked.
+ *
+ * Must not: block (no socket I/O other than accept, no pool clearing), or
+ * run connection hooks: a connection that must be closed after a timeout
+ * is handed to a worker with a kill order.
+ */
+#include "mpm_fastevent.h"
+#include "fe_connstate.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "ap_mpm.h"
+
+#include <apr_atomic.h>
+#include <stddef.h>
+
+APLOG_USE_MODULE(mpm_fastevent);
+
+/* Poll at least this often while something needs re-checking. */
+#define FE_RECHECK_INTERVAL apr_time_from_msec(100)
+/* Accept at most this many connections per readiness event. */
+#define FE_ACCEPT_BATCH 16
+
+static void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
+{
+    set->qs = apr_pcalloc(p, cap * sizeof *set->qs);
+    set->n = 0;
+    set->cap = cap;
+}
+
+/* Pre-condition: tq_mutex held (or single-threaded setup). */
+fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++) {
+        if (set->qs[i].timeout == timeout) {
+            return &set->qs[i];
+        }
+    }
+    if (set->n == set->cap) {
+        return &set->qs[set->n - 1];   /* cannot happen: sized per vhost */
+    }
+    fe_tq_init(&set->qs[set->n], timeout);
+    return &set->qs[set->n++];
+}
+
+static int fe_count_servers(void)
+{
+    server_rec *s;
+    int n = 0;
+
+    for (s = ap_server_conf; s != NULL; s = s->next) {
+        n++;
+    }
+    return n;
+}
+
+static apr_status_t fe_create_pollset(fe_child_t *ch, apr_uint32_t size)
+{
+    apr_uint32_t flags = APR_POLLSET_THREADSAFE | APR_POLLSET_NOCOPY;
+    apr_status_t rv;
+
+    rv = apr_pollset_create(&ch->pollset, size, ch->pruntime,
+                            flags | APR_POLLSET_WAKEABLE);
+    if (rv == APR_SUCCESS) {
+        ch->wakeable = 1;
+        return rv;
+    }
+    rv = apr_pollset_create(&ch->pollset, size, ch->pruntime, flags);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10130)
+                     "apr_pollset_create() failed for %u descriptors: "
+                     "check the open files limit (ulimit -n)", size);
+    }
+    return rv;
+}
+
+static apr_status_t fe_setup_listen_pfds(fe_child_t *ch)
+{
+    ap_listen_rec *lr;
+    int i = 0;
+
+    for (lr = fe_g.buckets[ch->bucket]; lr; lr = lr->next) {
+        ch->nlisten++;
+    }
+    ch->listen_pfds = apr_pcalloc(ch->pruntime,
+                                  ch->nlisten * sizeof *ch->listen_pfds);
+    for (lr = fe_g.buckets[ch->bucket]; lr; lr = lr->next, i++) {
+        apr_pollfd_t *pfd = &ch->listen_pfds[i];
+        apr_status_t rv;
+
+        pfd->desc_type = APR_POLL_SOCKET;
+        pfd->desc.s = lr->sd;
+        pfd->reqevents = APR_POLLIN;
+        pfd->client_data = lr;
+        lr->accept_func = ap_unixd_accept;   /* EAGAIN -> no socket */
+        apr_socket_opt_set(lr->sd, APR_SO_NONBLOCK, 1);
+        rv = apr_pollset_add(ch->pollset, pfd);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10131)
+                         "apr_pollset_add() failed for a listening socket");
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* The runtime pool's allocator is locked: workers destroy transaction
+ * pools (its children) while the listener creates them. */
+static apr_status_t fe_create_runtime_pool(fe_child_t *ch)
+{
+    apr_allocator_t *a;
+    apr_thread_mutex_t *m;
+    apr_status_t rv;
+
+    rv = apr_allocator_create(&a);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_pool_create_ex(&ch->pruntime, ap_server_conf->process->pconf,
+                            NULL, a);
+    if (rv != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return rv;
+    }
+    apr_allocator_owner_set(a, ch->pruntime);
+    apr_pool_tag(ch->pruntime, "pruntime");
+    rv = apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, ch->pruntime);
+    if (rv == APR_SUCCESS) {
+        apr_allocator_mutex_set(a, m);
+    }
+    return rv;
+}
+
+apr_status_t fe_listener_setup(fe_child_t *ch)
+{
+    int tpc = fe_g.lim.threads_per_child;
+    int nserv = fe_count_servers();
+    apr_status_t rv;
+
+    rv = fe_create_runtime_pool(ch);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10132)
+                     "could not create the child's runtime pool");
+        return rv;
+    }
+    ch->accept_limit = fe_accept_limit(tpc, fe_g.lim.worker_factor);
+    /* Lingering connections do not count against accept_limit, so leave
+     * room for as many again; every connection is in at most one place
+     * (pollset, queue or worker), so the queue never overflows. */
+    ch->hard_cap = 2 * ch->accept_limit + tpc + 16;
+    rv = fe_queue_create(&ch->queue, ch->hard_cap + 16, ch->pruntime);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_mutex_create(&ch->tq_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                     ch->pruntime);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_mutex_create(&ch->pool_mutex,
+                                     APR_THREAD_MUTEX_DEFAULT, ch->pruntime);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10133)
+                     "could not create the worker queue or its mutexes");
+        return rv;
+    }
+    fe_tqset_init(&ch->ka_qs, nserv + 1, ch->pruntime);
+    fe_tqset_init(&ch->io_qs, nserv + 1, ch->pruntime);
+    fe_tq_init(&ch->linger_q, apr_time_from_sec(FE_LINGER_SECS));
+    fe_tq_init(&ch->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
+    ch->next_wakeup = FE_TQ_NEVER;
+    ch->max_pools = tpc;
+    ch->pools = apr_pcalloc(ch->pruntime, ch->max_pools * sizeof *ch->pools);
+
+    rv = fe_create_pollset(ch, ch->hard_cap + 64);
+    if (rv == APR_SUCCESS) {
+        rv = fe_setup_listen_pfds(ch);
+    }
+    return rv;
+}
+
+void fe_listener_wakeup(fe_child_t *ch)
+{
+    if (ch->pollset != NULL && ch->wakeable) {
+        apr_pollset_wakeup(ch->pollset);
+    }
+}
+
+/* ------------------------------------------------------------ accepting */
+
+static void fe_set_accepting(fe_child_t *ch, int on)
+{
+    int i;
+
+    if (ch->listeners_closed || on == !ch->listeners_disabled) {
+        return;
+    }
+    for (i = 0; i < ch->nlisten; i++) {
+        if (on) {
+            apr_pollset_add(ch->pollset, &ch->listen_pfds[i]);
+        }
+        else {
+            apr_pollset_remove(ch->pollset, &ch->listen_pfds[i]);
+        }
+    }
+    ch->listeners_disabled = !on;
+    fe_sb_set_accepting(ch->slot, on);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10134)
+                 "%s accepting connections (%u open, %u lingering, "
+                 "limit %u = ThreadsPerChild x (AsyncRequestWorkerFactor "
+                 "+ 1))", on ? "resumed" : "paused",
+                 apr_atomic_read32(&ch->conns),
+                 apr_atomic_read32(&ch->lingering), ch->accept_limit);
+}
+
+static int fe_may_accept(fe_child_t *ch)
+{
+    fe_accept_facts_t f;
+
+    f.conns = apr_atomic_read32(&ch->conns);
+    f.lingering = apr_atomic_read32(&ch->lingering);
+    f.threads = fe_g.lim.threads_per_child;
+    f.factor = fe_g.lim.worker_factor;
+    f.hard_cap = ch->hard_cap;
+    f.disabled = ch->listeners_disabled;
+    return fe_accept_allowed(&f);
+}
+
+static void fe_close_listeners(fe_child_t *ch)
+{
+    fe_set_accepting(ch, 0);
+    ap_close_listeners_ex(fe_g.buckets[ch->bucket]);
+    ch->listeners_closed = 1;
+    ch->dying = 1;
+    fe_sb_set_quiescing(ch->slot);
+    fe_sb_all_workers(ch->slot, SERVER_GRACEFUL);
+    fe_queue_interrupt_all(ch->queue);
+}
+
+static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
+                                apr_socket_t *sock)
+{
+    fe_conn_t *cs = apr_pcalloc(p, sizeof *cs);
+
+    cs->p = p;
+    cs->sock = sock;
+    cs->child = ch;
+    cs->fresh = 1;
+    cs->pub.state = CONN_STATE_PROCESSING;
+    return cs;
+}
+
+static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
+{
+    apr_pool_t *p = fe_pool_get(ch);
+    void *csd = NULL;
+    apr_status_t rv;
+
+    *more = 0;
+    if (p == NULL) {
+        ch->resource_shortage = 1;
+        fe_child_signal_stop(ch, 1);
+        return;
+    }
+    rv = lr->accept_func(&csd, lr, p);
+    if (rv == APR_EGENERAL) {
+        /* EMFILE/ENFILE/ENOBUFS...: ap_unixd_accept logged the cause. */
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ch->s, FELOGNO(10135)
+                     "accept() failed for lack of resources with %u "
+                     "connections open: this child stops gracefully; raise "
+                     "the open files limit (ulimit -n / LimitNOFILE=) or "
+                     "lower AsyncRequestWorkerFactor",
+                     apr_atomic_read32(&ch->conns));
+        ch->resource_shortage = 1;
+        fe_pool_put(ch, p);
+        fe_child_signal_stop(ch, 1);
+        return;
+    }
+    if (csd == NULL) {
+        fe_pool_put(ch, p);     /* EAGAIN: another process took it */
+        return;
+    }
+    apr_atomic_inc32(&ch->conns);
+    if (fe_queue_push(ch->queue, fe_conn_alloc(ch, p, csd)) != APR_SUCCESS) {
+        /* Not reachable while hard_cap bounds the connections. */
+        apr_socket_close(csd);
+        apr_atomic_dec32(&ch->conns);
+        fe_pool_put(ch, p);
+        return;
+    }
+    if (ch->conns_this_child > 0 && --ch->conns_this_child == 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10136)
+                     "MaxConnectionsPerChild %d reached: this child stops "
+                     "gracefully and will be replaced",
+                     ap_max_requests_per_child);
+        fe_child_signal_stop(ch, 1);
+        return;
+    }
+    *more = 1;
+}
+
+static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
+{
+    int i, more = 1;
+
+    for (i = 0; i < FE_ACCEPT_BATCH && more; i++) {
+        if (ch->listener_may_exit || ch->listeners_disabled) {
+            return;
+        }
+        if (!fe_may_accept(ch)) {
+            fe_set_accepting(ch, 0);
+            return;
+        }
+        fe_accept_one(ch, lr, &more);
+    }
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+/* Pre-condition: tq_mutex held and cs parked.  Post: cs in neither the
+ * pollset nor a timeout queue; the caller pushes it to a worker. */
+static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
+{
+    fe_tq_remove(&cs->tq);
+    if (cs->pub.state == CONN_STATE_WRITE_COMPLETION) {
+        ch->wc_count--;
+    }
+    else if (cs->pub.state == CONN_STATE_ASYNC_WAITIO) {
+        ch->waitio_count--;
+    }
+    apr_pollset_remove(ch->pollset, &cs->pfd);   /* NOTFOUND is fine */
+    cs->in_pollset = 0;
+}
+
+static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
+{
+    if (fe_queue_push(ch->queue, cs) != APR_SUCCESS) {
+        /* Only after fe_queue_term(): the child is exiting now. */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10137)
+                     "dropping a ready connection: the child is exiting");
+    }
+}
+
+static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
+{
+    apr_thread_mutex_lock(ch->tq_mutex);
+    if (!cs->in_pollset) {
+        apr_thread_mutex_unlock(ch->tq_mutex);
+        return;
+    }
+    fe_unpark_locked(ch, cs);
+    apr_thread_mutex_unlock(ch->tq_mutex);
+    cs->pub.state = cs->resume_state;
+    fe_to_worker(ch, cs);
+}
+
+/* ------------------------------------------------------------ timeouts */
+
+/* Pre-condition: tq_mutex held.  Moves due entries of q onto *kill with
+ * the given kill order. */
+static void fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now, int all,
+                        int order, fe_conn_t **kill)
+{
+    fe_tq_node_t *n = fe_tq_expire(q, now, all, NULL);
+
+    while (n != NULL) {
+        fe_tq_node_t *next = n->next;
+        fe_conn_t *cs = (fe_conn_t *)((char *)n - offsetof(fe_conn_t, tq));
+
+        fe_unpark_locked(ch, cs);
+        cs->kill = order;
+        cs->tq.next = (fe_tq_node_t *)*kill;   /* reuse the link */
+        *kill = cs;
+        n = next;
+    }
+}
+
+static apr_time_t fe_earlier(apr_time_t t, const fe_tq_t *q)
+{
+    apr_time_t e = fe_tq_next_expiry(q);
+
+    return e < t ? e : t;
+}
+
+/* Expire what is due (everything in keep-alive when dying), then plan the
+ * next wakeup.  Kill orders are handed to workers outside the lock. */
+static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
+{
+    fe_conn_t *kill = NULL;
+    apr_time_t next = FE_TQ_NEVER;
+    int i;
+
+    apr_thread_mutex_lock(ch->tq_mutex);
+    if (ch->dying) {
+        ch->linger_q.timeout = ch->short_linger_q.timeout;
+    }
+    for (i = 0; i < ch->ka_qs.n; i++) {
+        fe_expire_q(ch, &ch->ka_qs.qs[i], now, ch->dying, FE_KILL_SHORT,
+                    &kill);
+        next = fe_earlier(next, &ch->ka_qs.qs[i]);
+    }
+    for (i = 0; i < ch->io_qs.n; i++) {
+        fe_expire_q(ch, &ch->io_qs.qs[i], now, 0, FE_KILL_LINGER, &kill);
+        next = fe_earlier(next, &ch->io_qs.qs[i]);
+    }
+    fe_expire_q(ch, &ch->linger_q, now, 0, FE_KILL_CLOSE, &kill);
+    fe_expire_q(ch, &ch->short_linger_q, now, 0, FE_KILL_CLOSE, &kill);
+    next = fe_earlier(next, &ch->linger_q);
+    ch->next_wakeup = fe_earlier(next, &ch->short_linger_q);
+    apr_thread_mutex_unlock(ch->tq_mutex);
+
+    while (kill != NULL) {
+        fe_conn_t *cs = kill;
+
+        kill = (fe_conn_t *)cs->tq.next;
+        cs->tq.next = NULL;
+        fe_to_worker(ch, cs);
+    }
+}
+
+static unsigned int fe_keepalive_count(fe_child_t *ch)
+{
+    unsigned int n = 0;
+    int i;
+
+    for (i = 0; i < ch->ka_qs.n; i++) {
+        n += ch->ka_qs.qs[i].count;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
+{
+    apr_time_t next = ch->next_wakeup;
+    apr_interval_time_t t;
+
+    if (next == FE_TQ_NEVER) {
+        t = -1;
+    }
+    else {
+        t = next > now ? next - now : 0;
+        /* Round up to whole milliseconds: epoll cannot wait less. */
+        t = (t + 999) / 1000 * 1000;
+    }
+    if (!ch->wakeable || ch->listeners_disabled || ch->listener_may_exit) {
+        if (t < 0 || t > FE_RECHECK_INTERVAL) {
+            t = FE_RECHECK_INTERVAL;
+        }
+    }
+    return t;
+}
+
+static ap_listen_rec *fe_listener_of(fe_child_t *ch, void *client_data)
+{
+    int i;
+
+    for (i = 0; i < ch->nlisten; i++) {
+        if (ch->listen_pfds[i].client_data == client_data) {
+            return client_data;
+        }
+    }
+    return NULL;
+}
+
+static void fe_handle_events(fe_child_t *ch, const apr_pollfd_t *out,
+                             apr_int32_t n)
+{
+    apr_int32_t i;
+
+    for (i = 0; i < n; i++) {
+        ap_listen_rec *lr = fe_listener_of(ch, out[i].client_data);
+
+        if (lr != NULL) {
+            fe_on_listener_ready(ch, lr);
+        }
+        else {
+            fe_on_conn_ready(ch, out[i].client_data);
+        }
+    }
+}
+
+/* Leave when stopping and, unless it is ungraceful, the last connection
+ * is gone.  Returns 1 to leave the loop. */
+static int fe_check_exit(fe_child_t *ch, apr_time_t now)
+{
+    if (!ch->listener_may_exit) {
+        return 0;
+    }
+    if (!ch->listeners_closed) {
+        fe_close_listeners(ch);
+        fe_process_timeouts(ch, now);   /* close idle keep-alive now */
+    }
+    return ch->ungraceful || apr_atomic_read32(&ch->conns) == 0;
+}
+
+void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
+{
+    fe_child_t *ch = data;
+    apr_time_t now = apr_time_now();
+
+    fe_sb_set_accepting(ch->slot, 1);
+    while (!fe_check_exit(ch, now)) {
+        const apr_pollfd_t *out = NULL;
+        apr_int32_t n = 0;
+        apr_status_t rv;
+
+        rv = apr_pollset_poll(ch->pollset, fe_poll_timeout(ch, now), &n,
+                              &out);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
+            && !APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10138)
+                         "apr_pollset_poll() failed: this child stops "
+                         "gracefully");
+            ch->resource_shortage = 1;
+            fe_child_signal_stop(ch, 1);
+        }
+        if (rv == APR_SUCCESS) {
+            fe_handle_events(ch, out, n);
+        }
+        now = apr_time_now();
+        if (now >= ch->next_wakeup || ch->dying) {
+            fe_process_timeouts(ch, now);
+        }
+        if (!ch->listener_may_exit) {
+            fe_set_accepting(ch, fe_may_accept(ch));
+        }
+        fe_sb_publish(ch, fe_keepalive_count(ch));
+    }
+    fe_sb_publish(ch, 0);
+    fe_queue_term(ch->queue);
+    ch->listener_done = 1;
+    return NULL;
+}

@@ -1,0 +1,69 @@
+/*
+ * fe_sb.c: every write mpm_fastevent makes to the shared scoreboard that
+ * mod_status reads.  Worker rows are written by their own worker thread
+ * (status) or by the listener when the child starts stopping (all rows
+ * GRACEFUL); the process row's counters by the listener; pid, generation
+ * and the reaping reset by the parent (fe_parent.c, through the core's
+ * helpers).
+ *
+ * Must not: be called with a slot/thread outside the scoreboard; decide
+ * anything (callers pass what to write).
+ */
+#include "mpm_fastevent.h"
+#include "ap_mpm.h"
+
+#include <apr_atomic.h>
+
+APLOG_USE_MODULE(mpm_fastevent);
+
+void fe_sb_worker(int slot, int thread, int status)
+{
+    ap_update_child_status_from_indexes(slot, thread, status, NULL);
+}
+
+/* A worker's own row: pid, thread id and generation, then STARTING.  The
+ * core moves ps->generation forward on the STARTING -> READY change. */
+void fe_sb_worker_start(int slot, int thread)
+{
+    worker_score *ws = ap_get_scoreboard_worker_from_indexes(slot, thread);
+    int gen = 0;
+
+    ap_mpm_query(AP_MPMQ_GENERATION, &gen);
+    ws->pid = getpid();
+    ws->tid = apr_os_thread_current();
+    ws->generation = gen;
+    ap_update_child_status_from_indexes(slot, thread, SERVER_STARTING, NULL);
+}
+
+void fe_sb_all_workers(int slot, int status)
+{
+    int i;
+
+    for (i = 0; i < fe_g.lim.threads_per_child; i++) {
+        ap_update_child_status_from_indexes(slot, i, status, NULL);
+    }
+}
+
+/* The counters mod_status prints in its "Async connections" table and as
+ * ConnsAsync* in ?auto.  Written only by the listener. */
+void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
+{
+    process_score *ps = ap_get_scoreboard_process(ch->slot);
+
+    ps->connections = apr_atomic_read32(&ch->conns);
+    ps->lingering_close = apr_atomic_read32(&ch->lingering);
+    ps->suspended = apr_atomic_read32(&ch->suspended);
+    ps->keep_alive = keep_alive;
+    ps->write_completion = ch->wc_count;
+    ps->wait_io = ch->waitio_count;
+}
+
+void fe_sb_set_accepting(int slot, int accepting)
+{
+    ap_get_scoreboard_process(slot)->not_accepting = !accepting;
+}
+
+void fe_sb_set_quiescing(int slot)
+{
+    ap_get_scoreboard_process(slot)->quiescing = 1;
+}

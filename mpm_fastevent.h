@@ -1,0 +1,226 @@
+/**
+ * @file mpm_fastevent.h
+ * @brief Private types shared by the httpd glue of mpm_fastevent.
+ *
+ * Never installed.  Three structs hold all mutable state:
+ *  - fe_retained_t survives restarts and module reloads (ap_retained_data);
+ *  - fe_globals_t is rebuilt by every configuration cycle (pre_config);
+ *  - fe_child_t exists in a child process only.
+ *
+ * Threads of a child process:
+ *
+ *      main thread ── reads the pipe of death, starts/joins the others
+ *      listener ───── owns the pollset: listening sockets and every parked
+ *                     connection (keep-alive, write completion, wait-io,
+ *                     lingering close); accepts; expires timeout queues;
+ *                     pushes ready connections to the worker queue
+ *      workers ────── pop a connection, run it (fe_conn_run) until it must
+ *                     wait for the network, then park it and pop again
+ *
+ * Pool tree (child):
+ *
+ *      pconf ─┬─ pruntime   queue, pollset, mutexes, threads (created
+ *             │             before any ptrans, so destroyed after them)
+ *             ├─ pchild     child_init, drop_privileges
+ *             └─ ptrans...  one per connection, own allocator, recycled
+ */
+#ifndef MPM_FASTEVENT_H
+#define MPM_FASTEVENT_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "ap_listen.h"
+#include "mpm_common.h"
+#include "scoreboard.h"
+#include "unixd.h"
+
+#include <apr_poll.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+#include "fe_config.h"
+#include "fe_fdqueue.h"
+#include "fe_tq.h"
+
+/** Our log tags: FE + five digits, registry in docs/log-tags.md. */
+#define FELOGNO(n) "FE" #n ": "
+
+#define FE_RETAINED_KEY "mpm_fastevent_retained"
+#define FE_MPM_NAME "fastevent"
+
+/* Lingering close limits, as stock event: 30 s normally, 2 s when short. */
+#define FE_LINGER_SECS        30
+#define FE_SHORT_LINGER_SECS  2
+
+/** State that survives restarts (and the module being reloaded). */
+typedef struct fe_retained {
+    ap_unixd_mpm_retained_data *mpm;  /**< shared with the core */
+    int first_server_limit;   /**< ServerLimit of the first start */
+    int first_thread_limit;   /**< ThreadLimit of the first start */
+    int max_daemon_used;      /**< highest slot in use + 1 */
+    int total_daemons;        /**< live children, stopping ones included */
+    int active_daemons;       /**< live children not stopping */
+    int *spawn_rate;          /**< per bucket, from ap_pglobal */
+    int spawn_rate_len;
+    int hold_off;             /**< ticks before the rate may double */
+    int sick_child;           /**< a child exited with CHILDSICK */
+    int maxworkers_reported;  /**< MaxRequestWorkers warning given */
+    int sb_full_reported;     /**< scoreboard-full warning given */
+    int signal_deaths;        /**< children killed by a signal in a row */
+    apr_time_t backoff_until; /**< do not fork before this time */
+    apr_time_t last_death;    /**< when a child last died from a signal */
+} fe_retained_t;
+
+/** State of one configuration cycle (reset in pre_config). */
+typedef struct fe_globals {
+    fe_retained_t *retained;
+    fe_limits_t lim;              /**< the sizing directives, checked */
+    int one_process;              /**< -X or -DONE_PROCESS */
+    int foreground;               /**< -DFOREGROUND or -X */
+    int no_detach;                /**< -DNO_DETACH */
+    int num_buckets;              /**< listener buckets */
+    ap_listen_rec **buckets;      /**< listeners per bucket */
+    ap_pod_t **pods;              /**< pipe of death per bucket */
+    int had_startup_warnings;
+} fe_globals_t;
+
+extern fe_globals_t fe_g;
+extern module AP_MODULE_DECLARE_DATA mpm_fastevent_module
+    __attribute__((visibility("default")));
+
+/** Orders the listener gives a worker with a timed-out connection. */
+enum {
+    FE_KILL_NONE = 0,
+    FE_KILL_SHORT,            /**< keep-alive over: short lingering close */
+    FE_KILL_LINGER,           /**< I/O timeout: lingering close */
+    FE_KILL_CLOSE             /**< lingering over: close the socket */
+};
+
+/** Per-connection state; c->cs points at pub. */
+typedef struct fe_conn {
+    conn_state_t pub;             /**< state/sense seen by the core */
+    conn_rec *c;
+    request_rec *r;               /**< current request, for suspend hooks */
+    apr_pool_t *p;                /**< ptrans */
+    apr_socket_t *sock;
+    apr_bucket_alloc_t *ba;
+    ap_sb_handle_t *sbh;
+    apr_pollfd_t pfd;             /**< NOCOPY: lives as long as the conn */
+    fe_tq_node_t tq;              /**< timeout queue link (tq_mutex) */
+    struct fe_child *child;
+    struct fe_conn *master_cs;    /**< for secondary (h2) connections */
+    apr_interval_time_t ka_timeout;  /**< KeepAliveTimeout to apply */
+    apr_interval_time_t io_timeout;  /**< Timeout to apply */
+    apr_time_t linger_deadline;
+    int resume_state;             /**< state to run when the wait ends */
+    int kill;                     /**< listener asks: close (linger short) */
+    unsigned int in_pollset:1;
+    unsigned int suspended:1;     /**< suspend hooks ran, sbh cleared */
+    unsigned int lingering:1;     /**< counted in child->lingering */
+    unsigned int fresh:1;         /**< accepted, not yet set up */
+    unsigned int async_suspended:1;  /**< CONN_STATE_SUSPENDED */
+} fe_conn_t;
+
+/** A set of timeout queues, one per distinct timeout value. */
+typedef struct fe_tqset {
+    fe_tq_t *qs;
+    int n, cap;
+} fe_tqset_t;
+
+/** The child process (one per process, fe_child.c). */
+typedef struct fe_child {
+    int slot;
+    int bucket;
+    apr_pool_t *pchild;
+    apr_pool_t *pruntime;
+    server_rec *s;
+    apr_thread_t *main_thread;
+    apr_thread_t *listener;
+    apr_thread_t **workers;
+    int nworkers;
+    apr_threadattr_t *attr;
+
+    fe_queue_t *queue;            /**< listener -> workers */
+    apr_pollset_t *pollset;
+    int wakeable;                 /**< pollset has APR_POLLSET_WAKEABLE */
+    apr_pollfd_t *listen_pfds;
+    int nlisten;
+    int listeners_disabled;       /**< listener thread only */
+    int listeners_closed;         /**< listener thread only */
+
+    /* Timeout queues and their pollset entries: guarded by tq_mutex. */
+    apr_thread_mutex_t *tq_mutex;
+    fe_tqset_t ka_qs;             /**< keep-alive, per KeepAliveTimeout */
+    fe_tqset_t io_qs;             /**< write completion + wait-io, Timeout */
+    fe_tq_t linger_q;
+    fe_tq_t short_linger_q;
+    unsigned int wc_count, waitio_count;   /**< tq_mutex */
+    volatile apr_time_t next_wakeup;  /**< when the listener plans to wake */
+
+    /* Recycled transaction pools: a capped stack, guarded by pool_mutex. */
+    apr_thread_mutex_t *pool_mutex;
+    apr_pool_t **pools;
+    int npools, max_pools;
+
+    volatile apr_uint32_t conns;      /**< open connections */
+    volatile apr_uint32_t lingering;  /**< in lingering close */
+    volatile apr_uint32_t suspended;  /**< CONN_STATE_SUSPENDED */
+    volatile apr_uint32_t workers_alive;
+    unsigned int accept_limit;        /**< fe_accept_limit() */
+    unsigned int hard_cap;            /**< queue capacity */
+    int conns_this_child;             /**< listener thread only */
+
+    volatile int dying;               /**< graceful stop under way */
+    volatile int ungraceful;          /**< stop now */
+    volatile int listener_may_exit;
+    volatile int workers_may_exit;
+    volatile int resource_shortage;
+    volatile int stopping_hooks_ran;
+    volatile int listener_done;       /**< the listener thread has left */
+    volatile int *busy_fd;            /**< per worker: socket in use, -1 */
+} fe_child_t;
+
+/** Start argument of a worker thread. */
+typedef struct fe_worker_arg {
+    fe_child_t *ch;
+    int tid;
+} fe_worker_arg_t;
+
+/* fe_parent.c */
+int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s);
+void fe_note_child_stopped(int slot, pid_t pid, ap_generation_t gen);
+
+/* fe_child.c */
+void fe_child_main(int slot, int bucket) __attribute__((noreturn));
+void fe_child_signal_stop(fe_child_t *ch, int graceful);
+extern fe_child_t *fe_this_child;
+
+/* fe_listener.c */
+void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data);
+apr_status_t fe_listener_setup(fe_child_t *ch);
+void fe_listener_wakeup(fe_child_t *ch);
+
+/* fe_conn.c */
+void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data);
+void fe_conn_park(fe_conn_t *cs, int state, int sense);
+void fe_conn_close(fe_conn_t *cs);
+fe_conn_t *fe_conn_from_c(conn_rec *c);
+int fe_pre_connection(conn_rec *c, void *csd);
+int fe_post_read_request(request_rec *r);
+void fe_pre_read_request_hook(request_rec *r, conn_rec *c);
+int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                       const char *protocol);
+apr_pool_t *fe_pool_get(fe_child_t *ch);
+void fe_pool_put(fe_child_t *ch, apr_pool_t *p);
+fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
+
+/* fe_sb.c: the only code that writes the scoreboard. */
+void fe_sb_worker(int slot, int thread, int status);
+void fe_sb_worker_start(int slot, int thread);
+void fe_sb_all_workers(int slot, int status);
+void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive);
+void fe_sb_set_accepting(int slot, int accepting);
+void fe_sb_set_quiescing(int slot);
+
+#endif /* MPM_FASTEVENT_H */
