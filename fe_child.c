@@ -157,14 +157,16 @@ static void fe_main_thread_loop(fe_child_t *ch)
         struct pollfd pfd;
         int n;
 
-        pfd.fd = fd;
+        /* One byte stops one child: once stopping, leave the rest of
+         * the bytes to our siblings and listen for SIGTERM only. */
+        pfd.fd = ch->listener_may_exit ? -1 : fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
         n = poll(&pfd, 1, 200);
         if (fe_sigterm_seen) {
             fe_child_signal_stop(ch, 0);
         }
-        if (n <= 0) {
+        if (n <= 0 || pfd.fd < 0) {
             continue;
         }
         switch (ap_mpm_podx_check(pod)) {

@@ -314,7 +314,6 @@ static int fe_on_write_completion(fe_conn_t *cs)
     f.want_read = cs->pub.sense == CONN_SENSE_WANT_READ;
     f.clogging = c->clogging_input_filters;
     f.keepalive = c->keepalive == AP_CONN_KEEPALIVE;
-    f.dying = cs->child->dying;
 
     switch (fe_conn_after_flush(&f)) {
     case FE_NEXT_WAIT_WRITE:

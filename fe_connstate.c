@@ -61,9 +61,10 @@ fe_next_e fe_conn_after_flush(const fe_flush_facts_t *f)
     if (f->pending_input || f->clogging) {
         return FE_NEXT_PROCESS;
     }
-    if (f->dying) {
-        return FE_NEXT_LINGER;
-    }
+    /* Even when the child is stopping: this response promised keep-alive,
+     * so closing now would fail the client's next request.  The listener
+     * closes it after a short idle grace, and a request arriving first is
+     * answered with "Connection: close". */
     return FE_NEXT_KEEPALIVE;
 }
 
@@ -77,7 +78,9 @@ unsigned int fe_accept_limit(unsigned int threads, double factor)
     if (!(factor >= 1.0)) {          /* also catches NaN */
         factor = 1.0;
     }
-    limit = (double)threads * (factor + 1.0);
+    /* The epsilon keeps decimal factors from rounding down one too far
+     * (25 x (1.3 + 1) must be 57, not 56.999...). */
+    limit = (double)threads * (factor + 1.0) + 1e-6;
     if (limit > 4.0e9) {
         return 4000000000u;
     }

@@ -45,7 +45,9 @@ enum {
  * Rules: a hook that left PROCESSING did not take the connection over, so
  * it is closed (LINGER); KEEPALIVE from a hook means "flush, then keep
  * alive" (WRITE_COMPLETION); any other state, a failing rc, or an aborted
- * connection lingers.
+ * connection lingers -- except that an aborted SUSPENDED connection stays
+ * with the module that suspended it (closing it under the module would be
+ * unsafe; the module closes it).
  */
 int fe_conn_after_hooks(int rc_ok, int state, int aborted, int *bad);
 
@@ -66,7 +68,6 @@ typedef struct fe_flush_facts {
     int want_read;       /**< cs->sense == CONN_SENSE_WANT_READ */
     int clogging;        /**< c->clogging_input_filters */
     int keepalive;       /**< c->keepalive == AP_CONN_KEEPALIVE */
-    int dying;           /**< this child is stopping */
 } fe_flush_facts_t;
 
 /**
@@ -74,8 +75,9 @@ typedef struct fe_flush_facts {
  * aborted connection lingers; remaining output waits for writability; a
  * read request from a module (mod_http2 compat mode) waits for
  * readability; a connection without keep-alive lingers; pipelined input
- * or a clogging input filter goes back to the hooks; a stopping child
- * lingers; else keep-alive.
+ * or a clogging input filter goes back to the hooks; else keep-alive --
+ * also in a stopping child, because the response just sent promised
+ * keep-alive (the listener closes such connections after a short grace).
  */
 fe_next_e fe_conn_after_flush(const fe_flush_facts_t *f);
 
@@ -101,8 +103,8 @@ unsigned int fe_accept_limit(unsigned int threads, double factor);
 
 /**
  * 1 when the child may accept another connection.  With hysteresis: once
- * disabled, accepting resumes only when the non-lingering count falls to
- * 7/8 of the limit, so the listeners do not flap on every close.
+ * disabled, accepting resumes only when the non-lingering count falls
+ * below limit - limit/8, so the listeners do not flap on every close.
  */
 int fe_accept_allowed(const fe_accept_facts_t *f);
 

@@ -393,8 +393,27 @@ static apr_time_t fe_earlier(apr_time_t t, const fe_tq_t *q)
     return e < t ? e : t;
 }
 
-/* Expire what is due (everything in keep-alive when dying), then plan the
- * next wakeup.  Kill orders are handed to workers outside the lock. */
+/*
+ * When the child is stopping, idle keep-alive connections are closed once
+ * they have been idle for FE_DYING_KA_GRACE (or their KeepAliveTimeout if
+ * shorter), not at once: closing a connection the client is just reusing
+ * makes its request fail, while a request arriving within the grace is
+ * answered with "Connection: close" (the MPM state is STOPPING), which
+ * every client handles cleanly.
+ */
+#define FE_DYING_KA_GRACE apr_time_from_sec(1)
+
+static apr_time_t fe_ka_clock(const fe_child_t *ch, const fe_tq_t *q,
+                              apr_time_t now)
+{
+    if (ch->dying && q->timeout > FE_DYING_KA_GRACE) {
+        return now + (q->timeout - FE_DYING_KA_GRACE);
+    }
+    return now;
+}
+
+/* Expire what is due, then plan the next wakeup.  Kill orders are handed
+ * to workers outside the lock. */
 static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
 {
     fe_conn_t *kill = NULL;
@@ -406,8 +425,9 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
         ch->linger_q.timeout = ch->short_linger_q.timeout;
     }
     for (i = 0; i < ch->ka_qs.n; i++) {
-        fe_expire_q(ch, &ch->ka_qs.qs[i], now, ch->dying, FE_KILL_SHORT,
-                    &kill);
+        fe_tq_t *q = &ch->ka_qs.qs[i];
+
+        fe_expire_q(ch, q, fe_ka_clock(ch, q, now), 0, FE_KILL_SHORT, &kill);
         next = fe_earlier(next, &ch->ka_qs.qs[i]);
     }
     for (i = 0; i < ch->io_qs.n; i++) {
