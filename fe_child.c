@@ -250,6 +250,10 @@ void fe_child_main(int slot, int bucket)
     /* Block the asynchronous signals in this thread and every thread
      * started after it, before modules start theirs in child_init. */
     apr_setup_signal_thread();
+    /* Modules may register timed callbacks from child_init on. */
+    if (fe_timers_setup(ch) != APR_SUCCESS) {
+        fe_clean_exit(ch, APEXIT_CHILDSICK);
+    }
     ap_run_child_init(ch->pchild, ap_server_conf);
 
     if (fe_listener_setup(ch) != APR_SUCCESS) {

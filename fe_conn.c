@@ -440,9 +440,8 @@ static void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
                     CONN_STATE_PROCESSING, apr_time_now());
             return;
         case CONN_STATE_SUSPENDED:
-            cs->async_suspended = 1;
-            apr_atomic_inc32(&w->ch->suspended);
             fe_notify_suspend(cs);
+            fe_conn_suspend(cs);
             return;
         case CONN_STATE_LINGER:
             if (!fe_linger_start(cs)) {
@@ -484,7 +483,12 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
         if (rv == APR_EOF) {
             break;
         }
-        if (rv != APR_SUCCESS || item == NULL) {
+        if (rv != APR_SUCCESS) {
+            continue;
+        }
+        if (node != NULL) {
+            fe_sb_worker(ch->slot, w.tid, SERVER_BUSY_WRITE);
+            fe_timer_run(ch, node);
             continue;
         }
         ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);

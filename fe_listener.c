@@ -180,6 +180,7 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     fe_tq_init(&ch->linger_q, apr_time_from_sec(FE_LINGER_SECS));
     fe_tq_init(&ch->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
     ch->next_wakeup = FE_TQ_NEVER;
+    ch->poll_until = FE_TQ_NEVER;
     ch->max_pools = tpc;
     ch->pools = apr_pcalloc(ch->pruntime, ch->max_pools * sizeof *ch->pools);
 
@@ -464,7 +465,7 @@ static unsigned int fe_keepalive_count(fe_child_t *ch)
 
 static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
 {
-    apr_time_t next = ch->next_wakeup;
+    apr_time_t next = fe_timers_plan(ch, ch->next_wakeup);
     apr_interval_time_t t;
 
     if (next == FE_TQ_NEVER) {
@@ -521,7 +522,7 @@ static int fe_check_exit(fe_child_t *ch, apr_time_t now)
     }
     if (!ch->listeners_closed) {
         fe_close_listeners(ch);
-        fe_process_timeouts(ch, now);   /* close idle keep-alive now */
+        fe_process_timeouts(ch, now);   /* starts the keep-alive grace */
     }
     return ch->ungraceful || apr_atomic_read32(&ch->conns) == 0;
 }
@@ -551,6 +552,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
             fe_handle_events(ch, out, n);
         }
         now = apr_time_now();
+        fe_timers_dispatch(ch, now);
         if (now >= ch->next_wakeup || ch->dying) {
             fe_process_timeouts(ch, now);
         }

@@ -326,6 +326,8 @@ static void fe_register_hooks(apr_pool_t *p)
     ap_hook_mpm(fe_mpm_run, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_mpm_query(fe_query, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_mpm_get_name(fe_get_name, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_mpm_register_timed_callback(fe_register_timed_callback, NULL,
+                                        NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_read_request(fe_pre_read_request_hook, NULL, NULL,
                              APR_HOOK_MIDDLE);
     ap_hook_post_read_request(fe_post_read_request, NULL, NULL,

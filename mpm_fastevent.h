@@ -19,10 +19,13 @@
  *
  * Pool tree (child):
  *
- *      pconf ─┬─ pruntime   queue, pollset, mutexes, threads (created
- *             │             before any ptrans, so destroyed after them)
- *             ├─ pchild     child_init, drop_privileges
- *             └─ ptrans...  one per connection, own allocator, recycled
+ *      pconf ─┬─ pchild     child_init, drop_privileges, threads' attr
+ *             ├─ ptimers    timed callbacks (timer_mutex)
+ *             └─ pruntime   queue, pollset, mutexes, threads; its
+ *                 │         allocator is locked, because workers destroy
+ *                 │         its children while the listener creates them
+ *                 └─ ptrans...  one per connection, own allocator,
+ *                               recycled (destroyed before pruntime)
  */
 #ifndef MPM_FASTEVENT_H
 #define MPM_FASTEVENT_H
@@ -34,6 +37,7 @@
 #include "mpm_common.h"
 #include "scoreboard.h"
 #include "unixd.h"
+#include "ap_mpm.h"
 
 #include <apr_poll.h>
 #include <apr_thread_mutex.h>
@@ -42,6 +46,7 @@
 #include "fe_config.h"
 #include "fe_fdqueue.h"
 #include "fe_tq.h"
+#include "fe_timerq.h"
 
 /** Our log tags: FE + five digits, registry in docs/log-tags.md. */
 #define FELOGNO(n) "FE" #n ": "
@@ -146,7 +151,7 @@ typedef struct fe_child {
     int wakeable;                 /**< pollset has APR_POLLSET_WAKEABLE */
     apr_pollfd_t *listen_pfds;
     int nlisten;
-    int listeners_disabled;       /**< listener thread only */
+    int listeners_disabled;       /**< written by the listener only */
     int listeners_closed;         /**< listener thread only */
 
     /* Timeout queues and their pollset entries: guarded by tq_mutex. */
@@ -166,7 +171,6 @@ typedef struct fe_child {
     volatile apr_uint32_t conns;      /**< open connections */
     volatile apr_uint32_t lingering;  /**< in lingering close */
     volatile apr_uint32_t suspended;  /**< CONN_STATE_SUSPENDED */
-    volatile apr_uint32_t workers_alive;
     unsigned int accept_limit;        /**< fe_accept_limit() */
     unsigned int hard_cap;            /**< queue capacity */
     int conns_this_child;             /**< listener thread only */
@@ -179,6 +183,14 @@ typedef struct fe_child {
     volatile int stopping_hooks_ran;
     volatile int listener_done;       /**< the listener thread has left */
     volatile int *busy_fd;            /**< per worker: socket in use, -1 */
+
+    /* Timed callbacks (fe_timer.c), guarded by timer_mutex. */
+    apr_pool_t *ptimers;
+    apr_thread_mutex_t *timer_mutex;
+    fe_timerq_t timers;
+    fe_timer_t *timer_free;           /**< recycled, linked via baton */
+    fe_tq_t suspended_q;              /**< SUSPENDED conns (tq_mutex) */
+    volatile apr_time_t poll_until;   /**< listener's planned wakeup */
 } fe_child_t;
 
 /** Start argument of a worker thread. */
@@ -215,7 +227,18 @@ apr_pool_t *fe_pool_get(fe_child_t *ch);
 void fe_pool_put(fe_child_t *ch, apr_pool_t *p);
 fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
 
-/* fe_sb.c: the only code that writes the scoreboard. */
+/* fe_timer.c */
+apr_status_t fe_timers_setup(fe_child_t *ch);
+apr_status_t fe_register_timed_callback(apr_time_t t,
+                                        ap_mpm_callback_fn_t *fn,
+                                        void *baton);
+void fe_timers_dispatch(fe_child_t *ch, apr_time_t now);
+apr_time_t fe_timers_plan(fe_child_t *ch, apr_time_t other);
+void fe_timer_run(fe_child_t *ch, fe_qnode_t *node);
+void fe_conn_suspend(fe_conn_t *cs);
+
+/* fe_sb.c: worker rows and the process counters.  (The parent's slot
+ * bookkeeping in fe_parent.c writes pid/generation/quiescing itself.) */
 void fe_sb_worker(int slot, int thread, int status);
 void fe_sb_worker_start(int slot, int thread);
 void fe_sb_all_workers(int slot, int status);
