@@ -41,7 +41,8 @@ enum {
     TAG_START_LOW          = 10012,   /* rule 8 */
     TAG_START_HIGH         = 10013,   /* rule 8 */
     TAG_MIN_SPARE_LOW      = 10014,   /* rule 9 */
-    TAG_FACTOR_LOW         = 10015    /* rule 11 */
+    TAG_FACTOR_LOW         = 10015,   /* rule 11 */
+    TAG_TPC_ABOVE_MAX      = 10016    /* rule 4, ThreadLimit at its cap */
 };
 
 
@@ -224,8 +225,8 @@ static void check_threads_per_child(fe_limits_t *l, check_ctx_t *cx)
         l->threads_per_child = tl;
     }
     else if (tpc > tl) {
-        report(cx, TAG_TPC_HIGH, "ThreadsPerChild %d is above ThreadLimit "
-               "%d (which cannot exceed %d): using ThreadsPerChild %d; lower "
+        report(cx, TAG_TPC_ABOVE_MAX, "ThreadsPerChild %d is above "
+               "ThreadLimit %d (which cannot exceed %d): using ThreadsPerChild %d; lower "
                "ThreadsPerChild to %d or less", tpc, tl, FE_MAX_THREAD_LIMIT,
                tl, tl);
         l->threads_per_child = tl;

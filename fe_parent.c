@@ -268,6 +268,9 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
     fe_spawn_in_t in = { 0 };
     fe_spawn_plan_t plan;
 
+    if (apr_time_now() < rt->backoff_until) {
+        return 0;          /* crash loop: no policy, no rate growth */
+    }
     fe_count_bucket(bucket, &in);
     in.active_daemons = rt->active_daemons;
     in.total_daemons = rt->total_daemons;
@@ -286,7 +289,7 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
     if (plan.retire_one) {
         ap_mpm_podx_signal(fe_g.pods[bucket], AP_MPM_PODX_GRACEFUL);
     }
-    if (plan.spawn > 0 && apr_time_now() >= rt->backoff_until) {
+    if (plan.spawn > 0) {
         return fe_start_children(s, plan.spawn, bucket);
     }
     return 0;
@@ -387,7 +390,7 @@ static void fe_reclaim(server_rec *s, int terminate)
 {
     static const int send_at[] = { 0, 3, 5, 7 };   /* seconds: SIGTERM */
     apr_time_t start = apr_time_now();
-    int round = 0, i, left = 1;
+    int round = 0, i, left = 1, killed = 0;
     size_t next = 0;
 
     while (left) {
@@ -399,8 +402,9 @@ static void fe_reclaim(server_rec *s, int terminate)
             sig = SIGTERM;
             next++;
         }
-        else if (terminate && elapsed >= 9) {
+        else if (terminate && elapsed >= 9 && !killed) {
             sig = SIGKILL;
+            killed = 1;
         }
         left = 0;
         for (i = 0; i < fe_g.lim.server_limit; i++) {

@@ -276,7 +276,7 @@ static const clamp_case_t clamp_cases[] = {
       "raise ThreadLimit to 100"}},
     {"rule 4: ThreadsPerChild above ThreadLimit's own cap",
      {D, 100000, 200000, 200000, D, D, 1, D}, 0, 0,
-     {D, 100000, 100000, 200000, D, 100075, 1, D}, 2, {10007},
+     {D, 100000, 100000, 200000, D, 100075, 1, D}, 2, {10016},
      {"ThreadsPerChild 200000", "ThreadLimit 100000",
       "lower ThreadsPerChild"}},
     {"rule 4: ThreadsPerChild 0",
