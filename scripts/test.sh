@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run every test of mpm_fastevent: build, CUnit unit tests, exported-symbol
+# check, and the Apache::Test integration suite (make -f Makefile.apxs test).
+#
+# As root (CI, `sudo scripts/test.sh`): installs the Debian packages, creates
+# the unprivileged user "fetest" (Apache::Test refuses to run as root), copies
+# the tree to a scratch directory owned by that user and runs the tests there
+# as that user; the source tree is not written to.  As any other user: runs
+# `make -f Makefile.apxs test` in place.
+#
+# Environment:
+#   FE_TEST_USER     unprivileged user (default fetest)
+#   FE_TEST_WORKDIR  scratch copy (default /var/tmp/fe-test; emptied first,
+#                    kept afterwards for inspection)
+#   FE_TEST_MPM_SO, FE_TEST_MPM_MODULE, FE_TEST_PORT, ...  see
+#                    t/run-apache-test.sh
+# Exits with make's exit status.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+START=$(date +%s)
+
+section() { printf '\n======== %s ========\n' "$*"; }
+
+section "Dependencies"
+bash "$SRC/scripts/install-deps.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+    section "make -f Makefile.apxs test (as $(id -un), in $SRC)"
+    set +e
+    make -f Makefile.apxs test
+    rc=$?
+    set -e
+    # on success the closing line stays the harness's "Result: PASS"
+    [ "$rc" -eq 0 ] || section "FAILED after $(( $(date +%s) - START )) s: make exited $rc"
+    exit "$rc"
+fi
+
+TUSER=${FE_TEST_USER:-fetest}
+WORK=${FE_TEST_WORKDIR:-/var/tmp/fe-test}
+
+section "Unprivileged user $TUSER"
+if ! id "$TUSER" >/dev/null 2>&1; then
+    useradd -m -s /bin/sh "$TUSER"
+    echo "created user $TUSER"
+else
+    echo "user $TUSER exists"
+fi
+
+section "Copying the tree to $WORK"
+case "$WORK" in
+    /|/tmp|/var/tmp|/root|/home|"$SRC") echo "refusing FE_TEST_WORKDIR=$WORK" >&2; exit 2 ;;
+esac
+# a test server left running by an interrupted earlier run in $WORK
+if [ -f "$WORK/t/conf/apache_test_config.pm" ]; then
+    (cd "$WORK" && runuser -u "$TUSER" -- perl t/TEST -stop >/dev/null 2>&1) || true
+fi
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+# Tracked files plus untracked, non-ignored ones (work in progress), minus
+# build and test artefacts that may not be ignored yet.
+is_artefact() {
+    case "$1" in
+        .libs/*|*.o|*.lo|*.la|*.slo|build/*|t/logs/*|t/state/*|t/htdocs/*) return 0 ;;
+        t/conf/httpd.conf|t/conf/extra.conf|t/conf/apache_test_config.pm) return 0 ;;
+        t/conf/fastevent-base.conf|t/conf/mime.types) return 0 ;;
+        t/unit/test_*.c) return 1 ;;
+        t/unit/test_*) return 0 ;;
+        core|core.*|t/core|t/core.*) return 0 ;;
+    esac
+    return 1
+}
+if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    while IFS= read -r -d '' f; do
+        [ -e "$f" ] || [ -L "$f" ] || continue      # deleted but still tracked
+        is_artefact "$f" && continue
+        printf '%s\0' "$f"
+    done < <(git -c safe.directory='*' -C "$SRC" ls-files -z --cached --others --exclude-standard | sort -zu) \
+        | tar -C "$SRC" --null -T - -cf - | tar -C "$WORK" -xf -
+    echo "copied $(find "$WORK" -type f | wc -l) files (git ls-files)"
+else
+    tar -C "$SRC" --exclude=.git --exclude=./.libs --exclude=./build \
+        --exclude=./t/logs --exclude=./t/conf/apache_test_config.pm \
+        --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
+        -cf - . | tar -C "$WORK" -xf -
+    echo "copied $(find "$WORK" -type f | wc -l) files (no git: whole tree)"
+fi
+chown -R "$TUSER": "$WORK"
+
+section "make -f Makefile.apxs test (as $TUSER, in $WORK; started $(( $(date +%s) - START )) s in)"
+set +e
+( cd "$WORK" && runuser -u "$TUSER" -- make -f Makefile.apxs test )
+rc=$?
+set -e
+
+# on success the closing line stays the harness's "Result: PASS"
+[ "$rc" -eq 0 ] || section "FAILED after $(( $(date +%s) - START )) s: make exited $rc (logs: $WORK/t/logs)"
+exit "$rc"
