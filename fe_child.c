@@ -12,6 +12,7 @@
 #include "http_main.h"
 #include "ap_mpm.h"
 
+#include <apr_atomic.h>
 #include <apr_signal.h>
 #include <signal.h>
 #include <poll.h>
@@ -93,10 +94,41 @@ static apr_status_t fe_create_thread(fe_child_t *ch, apr_thread_t **t,
     return rv;
 }
 
-static apr_status_t fe_start_threads(fe_child_t *ch)
+/* Start workers in the rows no other process uses.  In a slot taken over
+ * from a draining old-generation process (fe_parent.c), the rest start
+ * later, as that process's threads leave their rows; the main thread
+ * calls this again until all are running. */
+static apr_status_t fe_start_pending_workers(fe_child_t *ch)
 {
     apr_status_t rv;
     int i;
+
+    for (i = 0; i < ch->nworkers && ch->nstarted < ch->nworkers; i++) {
+        fe_worker_arg_t *arg;
+
+        if (ch->workers[i] != NULL || !fe_sb_row_free(ch->slot, i)) {
+            continue;
+        }
+        arg = apr_palloc(ch->pruntime, sizeof *arg);
+        arg->ch = ch;
+        arg->tid = i;
+        fe_sb_worker(ch->slot, i, SERVER_STARTING);
+        apr_atomic_inc32(&ch->workers_alive);
+        rv = fe_create_thread(ch, &ch->workers[i], fe_worker_thread, arg);
+        if (rv != APR_SUCCESS) {
+            apr_atomic_dec32(&ch->workers_alive);
+            ch->workers[i] = NULL;
+            fe_sb_worker(ch->slot, i, SERVER_DEAD);
+            return rv;
+        }
+        ch->nstarted++;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fe_start_threads(fe_child_t *ch)
+{
+    apr_status_t rv;
 
     apr_threadattr_create(&ch->attr, ch->pchild);
     apr_threadattr_detach_set(ch->attr, 0);
@@ -109,18 +141,33 @@ static apr_status_t fe_start_threads(fe_child_t *ch)
                          ap_thread_stacksize);
         }
     }
-    for (i = 0; i < ch->nworkers; i++) {
-        fe_worker_arg_t *arg = apr_palloc(ch->pruntime, sizeof *arg);
-
-        arg->ch = ch;
-        arg->tid = i;
-        fe_sb_worker(ch->slot, i, SERVER_STARTING);
-        rv = fe_create_thread(ch, &ch->workers[i], fe_worker_thread, arg);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
+    rv = fe_start_pending_workers(ch);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     return fe_create_thread(ch, &ch->listener, fe_listener_thread, ch);
+}
+
+/*
+ * While stopping gracefully, a worker leaves once the child has more
+ * workers than open connections (keeping one for the listener's last
+ * hand-offs), so a draining process frees scoreboard rows, and threads,
+ * as its connections finish.
+ */
+int fe_worker_may_leave(fe_child_t *ch)
+{
+    for (;;) {
+        apr_uint32_t alive = apr_atomic_read32(&ch->workers_alive);
+        apr_uint32_t conns = apr_atomic_read32(&ch->conns);
+
+        if (!ch->dying || alive <= 1 || alive <= conns) {
+            return 0;
+        }
+        if (apr_atomic_cas32(&ch->workers_alive, alive - 1, alive)
+            == alive) {
+            return 1;
+        }
+    }
 }
 
 static void fe_join_threads(fe_child_t *ch)
@@ -163,6 +210,9 @@ static void fe_main_thread_loop(fe_child_t *ch)
         pfd.events = POLLIN;
         pfd.revents = 0;
         n = poll(&pfd, 1, 200);
+        if (ch->nstarted < ch->nworkers && !ch->listener_may_exit) {
+            fe_start_pending_workers(ch);
+        }
         if (fe_sigterm_seen) {
             fe_child_signal_stop(ch, 0);
         }
@@ -198,6 +248,7 @@ static fe_child_t *fe_child_create(int slot, int bucket)
     apr_pool_create(&pchild, ap_server_conf->process->pconf);
     apr_pool_tag(pchild, "pchild");
     ch = apr_pcalloc(pchild, sizeof *ch);
+    ch->pid = getpid();
     ch->slot = slot;
     ch->bucket = bucket;
     ch->pchild = pchild;

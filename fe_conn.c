@@ -144,6 +144,9 @@ static apr_status_t fe_conn_cleanup(void *data)
     if (ch->listeners_disabled || ch->listener_may_exit) {
         fe_listener_wakeup(ch);   /* room to accept, or the last one */
     }
+    if (ch->dying) {
+        fe_queue_interrupt_one(ch->queue);   /* a worker may leave now */
+    }
     return APR_SUCCESS;
 }
 
@@ -471,12 +474,18 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
     w.tid = arg->tid;
     w.thd = thd;
     ch = w.ch;
+    int counted = 1;          /* in ch->workers_alive */
+
     fe_sb_worker_start(ch->slot, w.tid);
     while (!ch->workers_may_exit) {
         void *item = NULL;
         fe_qnode_t *node = NULL;
         apr_status_t rv;
 
+        if (ch->dying && fe_worker_may_leave(ch)) {
+            counted = 0;
+            break;
+        }
         fe_sb_worker(ch->slot, w.tid,
                      ch->dying ? SERVER_GRACEFUL : SERVER_READY);
         rv = fe_queue_pop(ch->queue, &item, &node);
@@ -495,7 +504,13 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
         fe_conn_run(item, &w);
         ch->busy_fd[w.tid] = -1;
     }
-    fe_sb_worker(ch->slot, w.tid, ch->dying ? SERVER_DEAD : SERVER_GRACEFUL);
+    if (counted) {
+        apr_atomic_dec32(&ch->workers_alive);
+    }
+    /* A stopping child's row goes back to the slot (a new child may be
+     * waiting for it); otherwise the thread leaves for an error. */
+    fe_sb_worker(ch->slot, w.tid, ch->dying || ch->listener_may_exit
+                                  ? SERVER_DEAD : SERVER_GRACEFUL);
     return NULL;
 }
 

@@ -216,7 +216,7 @@ static void fe_set_accepting(fe_child_t *ch, int on)
         }
     }
     ch->listeners_disabled = !on;
-    fe_sb_set_accepting(ch->slot, on);
+    fe_sb_set_accepting(ch, on);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10134)
                  "%s accepting connections (%u open, %u lingering, "
                  "limit %u = ThreadsPerChild x (AsyncRequestWorkerFactor "
@@ -244,8 +244,8 @@ static void fe_close_listeners(fe_child_t *ch)
     ap_close_listeners_ex(fe_g.buckets[ch->bucket]);
     ch->listeners_closed = 1;
     ch->dying = 1;
-    fe_sb_set_quiescing(ch->slot);
-    fe_sb_all_workers(ch->slot, SERVER_GRACEFUL);
+    fe_sb_set_quiescing(ch);
+    fe_sb_all_workers(ch, SERVER_GRACEFUL);
     fe_queue_interrupt_all(ch->queue);
 }
 
@@ -532,7 +532,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
     fe_child_t *ch = data;
     apr_time_t now = apr_time_now();
 
-    fe_sb_set_accepting(ch->slot, 1);
+    fe_sb_set_accepting(ch, 1);
     while (!fe_check_exit(ch, now)) {
         const apr_pollfd_t *out = NULL;
         apr_int32_t n = 0;

@@ -36,11 +36,31 @@ typedef struct fe_slot {
     int quiescing;            /* counted out of active_daemons already */
 } fe_slot_t;
 
+/*
+ * A ghost is a process of an older generation that is still draining
+ * after its slot was handed to a new child (fe_takeover_slot): the two
+ * share the slot's worker rows, the new child starting threads only in
+ * rows the ghost has released (SERVER_DEAD).  So however many graceful
+ * restarts come while old processes finish long requests, a new
+ * generation always finds room.  Ghosts are reaped and signalled from
+ * this private table like any child.
+ */
+typedef struct fe_ghost {
+    pid_t pid;                /* 0: entry free */
+    ap_generation_t gen;
+    int slot;
+} fe_ghost_t;
+
+#define FE_GHOSTS_PER_SLOT 8
+
 static fe_slot_t *slots;      /* retained: userdata of ap_pglobal */
+static fe_ghost_t *ghosts;    /* retained likewise */
+static int ghost_cap;
 static int remaining_to_start;
 static int child_fatal;
 
 #define FE_SLOTS_KEY "mpm_fastevent_slots"
+#define FE_GHOSTS_KEY "mpm_fastevent_ghosts"
 
 static fe_slot_t *fe_slots_get(int server_limit)
 {
@@ -51,6 +71,66 @@ static fe_slot_t *fe_slots_get(int server_limit)
                                     server_limit * sizeof *t);
     }
     return t;
+}
+
+static void fe_ghosts_get(int server_limit)
+{
+    ghost_cap = server_limit * FE_GHOSTS_PER_SLOT;
+    ghosts = ap_retained_data_get(FE_GHOSTS_KEY);
+    if (ghosts == NULL) {
+        ghosts = ap_retained_data_create(FE_GHOSTS_KEY,
+                                         ghost_cap * sizeof *ghosts);
+    }
+}
+
+static int fe_ghost_of_pid(pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < ghost_cap && pid > 0; i++) {
+        if (ghosts[i].pid == pid) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Is the row's writer a live ghost of this slot?  (ws->pid is written by
+ * children, so it only decides which rows to mark dead, never a kill.) */
+static int fe_row_held_by_ghost(int slot, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < ghost_cap && pid > 0; i++) {
+        if (ghosts[i].pid == pid && ghosts[i].slot == slot) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Mark dead the rows of @a slot written by @a pid, or (pid 0) every row
+ * not held by a live ghost. */
+static void fe_rows_dead(int slot, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < fe_g.lim.thread_limit; i++) {
+        worker_score *ws = ap_get_scoreboard_worker_from_indexes(slot, i);
+
+        if (pid ? ws->pid == pid : !fe_row_held_by_ghost(slot, ws->pid)) {
+            ap_update_child_status_from_indexes(slot, i, SERVER_DEAD, NULL);
+        }
+    }
+}
+
+static void fe_ghost_stopped(int g)
+{
+    fe_rows_dead(ghosts[g].slot, ghosts[g].pid);
+    ap_run_child_status(ap_server_conf, ghosts[g].pid, ghosts[g].gen,
+                        ghosts[g].slot, MPM_CHILD_EXITED);
+    ghosts[g].pid = 0;
+    fe_g.retained->ghost_count--;
 }
 
 static int fe_slot_of_pid(pid_t pid)
@@ -87,16 +167,13 @@ void fe_note_child_stopped(int slot, pid_t pid, ap_generation_t gen)
 {
     fe_retained_t *rt = fe_g.retained;
     process_score *ps;
-    int i;
 
     if (slot < 0 || slot >= fe_g.lim.server_limit) {
         ap_run_child_status(ap_server_conf, pid, gen, -1, MPM_CHILD_EXITED);
         return;
     }
     ps = ap_get_scoreboard_process(slot);
-    for (i = 0; i < fe_g.lim.thread_limit; i++) {
-        ap_update_child_status_from_indexes(slot, i, SERVER_DEAD, NULL);
-    }
+    fe_rows_dead(slot, 0);
     ap_run_child_status(ap_server_conf, pid, slots[slot].gen, slot,
                         MPM_CHILD_EXITED);
     if (!slots[slot].quiescing) {
@@ -147,21 +224,55 @@ static int fe_make_child(server_rec *s, int slot, int bucket)
     return 0;
 }
 
-/* Fork up to n children into free slots; returns how many started. */
+/* Turn the old-generation process in @a slot into a ghost, freeing the
+ * slot for a new child.  Returns 0, or -1 when the ghost table is full. */
+static int fe_takeover_slot(int slot)
+{
+    fe_retained_t *rt = fe_g.retained;
+    int g;
+
+    for (g = 0; g < ghost_cap && ghosts[g].pid != 0; g++) {
+        continue;
+    }
+    if (g == ghost_cap) {
+        return -1;
+    }
+    ghosts[g].pid = slots[slot].pid;
+    ghosts[g].gen = slots[slot].gen;
+    ghosts[g].slot = slot;
+    rt->ghost_count++;
+    if (!slots[slot].quiescing) {
+        rt->active_daemons--;
+    }
+    rt->total_daemons--;
+    slots[slot].pid = 0;
+    slots[slot].quiescing = 0;
+    return 0;
+}
+
+/* Fork up to n children into free slots, then into slots of draining
+ * old-generation processes; returns how many started. */
 static int fe_start_children(server_rec *s, int n, int bucket_only)
 {
-    int i, started = 0;
+    ap_generation_t gen = fe_g.retained->mpm->my_generation;
+    int i, pass, started = 0;
 
-    for (i = 0; i < fe_g.lim.server_limit && started < n; i++) {
-        int bucket = i % fe_g.num_buckets;
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < fe_g.lim.server_limit && started < n; i++) {
+            int bucket = i % fe_g.num_buckets;
 
-        if (slots[i].pid != 0 || (bucket_only >= 0 && bucket != bucket_only)) {
-            continue;
+            if (bucket_only >= 0 && bucket != bucket_only) {
+                continue;
+            }
+            if (slots[i].pid != 0 && (pass == 0 || slots[i].gen == gen
+                                      || fe_takeover_slot(i) < 0)) {
+                continue;
+            }
+            if (fe_make_child(s, i, bucket) < 0) {
+                return started;
+            }
+            started++;
         }
-        if (fe_make_child(s, i, bucket) < 0) {
-            break;
-        }
-        started++;
     }
     return started;
 }
@@ -186,8 +297,11 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
         if (i % fe_g.num_buckets != bucket) {
             continue;
         }
+        if (slots[i].pid == 0
+            || slots[i].gen != rt->mpm->my_generation) {
+            in->free_slots++;        /* free, or ours to take over */
+        }
         if (slots[i].pid == 0) {
-            in->free_slots++;
             continue;
         }
         ps = ap_get_scoreboard_process(i);
@@ -346,6 +460,10 @@ static void fe_child_exited(server_rec *s, apr_proc_t *proc,
     else if (rc == APEXIT_CHILDSICK || rc == APEXIT_CHILDFATAL) {
         rt->sick_child = 1;
     }
+    if (slot < 0 && fe_ghost_of_pid(proc->pid) >= 0) {
+        fe_ghost_stopped(fe_ghost_of_pid(proc->pid));
+        return;
+    }
     if (slot < 0) {
         if (apr_proc_other_child_alert(proc, APR_OC_REASON_DEATH, status)
             != APR_SUCCESS && rt->mpm->was_graceful) {
@@ -407,26 +525,33 @@ static void fe_reclaim(server_rec *s, int terminate)
             killed = 1;
         }
         left = 0;
-        for (i = 0; i < fe_g.lim.server_limit; i++) {
+        for (i = 0; i < fe_g.lim.server_limit + ghost_cap; i++) {
+            int is_ghost = i >= fe_g.lim.server_limit;
+            int g = i - fe_g.lim.server_limit;
             apr_proc_t proc;
             apr_exit_why_e why;
             int status;
 
-            if (slots[i].pid == 0) {
+            proc.pid = is_ghost ? ghosts[g].pid : slots[i].pid;
+            if (proc.pid == 0) {
                 continue;
             }
-            proc.pid = slots[i].pid;
             if (apr_proc_wait(&proc, &status, &why, APR_NOWAIT)
                 == APR_CHILD_DONE) {
-                fe_note_child_stopped(i, proc.pid, slots[i].gen);
+                if (is_ghost) {
+                    fe_ghost_stopped(g);
+                }
+                else {
+                    fe_note_child_stopped(i, proc.pid, slots[i].gen);
+                }
                 continue;
             }
             left++;
             if (sig == SIGKILL) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                              FELOGNO(10105) "child %" APR_PID_T_FMT
-                             " (slot %d) did not stop within 9 s: "
-                             "sending SIGKILL", proc.pid, i);
+                             " did not stop within 9 s: sending SIGKILL",
+                             proc.pid);
             }
             if (sig) {
                 kill(proc.pid, sig);
@@ -513,7 +638,8 @@ static int fe_graceful_stop(server_rec *s, apr_pool_t *pconf)
                  + apr_time_from_sec(ap_graceful_shutdown_timeout);
     }
     rt->mpm->shutdown_pending = 0;
-    while (!rt->mpm->shutdown_pending && rt->total_daemons > 0) {
+    while (!rt->mpm->shutdown_pending
+           && rt->total_daemons + rt->ghost_count > 0) {
         apr_proc_t proc;
         apr_exit_why_e why;
         int status;
@@ -532,6 +658,9 @@ static int fe_graceful_stop(server_rec *s, apr_pool_t *pconf)
             ap_process_child_status(&proc, why, status);
             if (slot >= 0) {
                 fe_note_child_stopped(slot, proc.pid, slots[slot].gen);
+            }
+            else if (fe_ghost_of_pid(proc.pid) >= 0) {
+                fe_ghost_stopped(fe_ghost_of_pid(proc.pid));
             }
             else {
                 apr_proc_other_child_alert(&proc, APR_OC_REASON_DEATH,
@@ -594,6 +723,7 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
             = rt->mpm->my_generation;
     }
     slots = fe_slots_get(fe_g.lim.server_limit);
+    fe_ghosts_get(fe_g.lim.server_limit);
     ap_unixd_mpm_set_signals(pconf, fe_g.one_process);
 
     start = fe_g.lim.start_servers;

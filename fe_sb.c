@@ -35,21 +35,36 @@ void fe_sb_worker_start(int slot, int thread)
     ap_update_child_status_from_indexes(slot, thread, SERVER_STARTING, NULL);
 }
 
-void fe_sb_all_workers(int slot, int status)
+/* Every row a thread of this child runs in (not a ghost's rows). */
+void fe_sb_all_workers(fe_child_t *ch, int status)
 {
     int i;
 
-    for (i = 0; i < fe_g.lim.threads_per_child; i++) {
-        ap_update_child_status_from_indexes(slot, i, status, NULL);
+    for (i = 0; i < ch->nworkers; i++) {
+        if (ch->workers[i] != NULL) {
+            ap_update_child_status_from_indexes(ch->slot, i, status, NULL);
+        }
     }
+}
+
+/* The process row is ours while the parent has our pid in it: after a
+ * takeover (fe_parent.c) a draining child must leave the row alone. */
+static process_score *fe_sb_own_row(fe_child_t *ch)
+{
+    process_score *ps = ap_get_scoreboard_process(ch->slot);
+
+    return ps->pid == ch->pid ? ps : NULL;
 }
 
 /* The counters mod_status prints in its "Async connections" table and as
  * ConnsAsync* in ?auto.  Written only by the listener. */
 void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
 {
-    process_score *ps = ap_get_scoreboard_process(ch->slot);
+    process_score *ps = fe_sb_own_row(ch);
 
+    if (ps == NULL) {
+        return;
+    }
     ps->connections = apr_atomic_read32(&ch->conns);
     ps->lingering_close = apr_atomic_read32(&ch->lingering);
     ps->suspended = apr_atomic_read32(&ch->suspended);
@@ -58,12 +73,27 @@ void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
     ps->wait_io = ch->waitio_count;
 }
 
-void fe_sb_set_accepting(int slot, int accepting)
+void fe_sb_set_accepting(fe_child_t *ch, int accepting)
 {
-    ap_get_scoreboard_process(slot)->not_accepting = !accepting;
+    process_score *ps = fe_sb_own_row(ch);
+
+    if (ps != NULL) {
+        ps->not_accepting = !accepting;
+    }
 }
 
-void fe_sb_set_quiescing(int slot)
+void fe_sb_set_quiescing(fe_child_t *ch)
 {
-    ap_get_scoreboard_process(slot)->quiescing = 1;
+    process_score *ps = fe_sb_own_row(ch);
+
+    if (ps != NULL) {
+        ps->quiescing = 1;
+    }
+}
+
+/* Rows this child may start a worker in: those no other process uses. */
+int fe_sb_row_free(int slot, int thread)
+{
+    return ap_get_scoreboard_worker_from_indexes(slot, thread)->status
+           == SERVER_DEAD;
 }

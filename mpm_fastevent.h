@@ -64,7 +64,8 @@ typedef struct fe_retained {
     int first_server_limit;   /**< ServerLimit of the first start */
     int first_thread_limit;   /**< ThreadLimit of the first start */
     int max_daemon_used;      /**< highest slot in use + 1 */
-    int total_daemons;        /**< live children, stopping ones included */
+    int total_daemons;        /**< children holding a slot */
+    int ghost_count;          /**< draining children that gave theirs up */
     int active_daemons;       /**< live children not stopping */
     int *spawn_rate;          /**< per bucket, from ap_pglobal */
     int spawn_rate_len;
@@ -135,6 +136,7 @@ typedef struct fe_tqset {
 
 /** The child process (one per process, fe_child.c). */
 typedef struct fe_child {
+    pid_t pid;
     int slot;
     int bucket;
     apr_pool_t *pchild;
@@ -143,7 +145,9 @@ typedef struct fe_child {
     apr_thread_t *main_thread;
     apr_thread_t *listener;
     apr_thread_t **workers;
-    int nworkers;
+    int nworkers;                 /**< ThreadsPerChild */
+    int nstarted;                 /**< worker threads created so far */
+    volatile apr_uint32_t workers_alive;
     apr_threadattr_t *attr;
 
     fe_queue_t *queue;            /**< listener -> workers */
@@ -206,6 +210,7 @@ void fe_note_child_stopped(int slot, pid_t pid, ap_generation_t gen);
 /* fe_child.c */
 void fe_child_main(int slot, int bucket) __attribute__((noreturn));
 void fe_child_signal_stop(fe_child_t *ch, int graceful);
+int fe_worker_may_leave(fe_child_t *ch);
 extern fe_child_t *fe_this_child;
 
 /* fe_listener.c */
@@ -241,9 +246,10 @@ void fe_conn_suspend(fe_conn_t *cs);
  * bookkeeping in fe_parent.c writes pid/generation/quiescing itself.) */
 void fe_sb_worker(int slot, int thread, int status);
 void fe_sb_worker_start(int slot, int thread);
-void fe_sb_all_workers(int slot, int status);
+void fe_sb_all_workers(fe_child_t *ch, int status);
 void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive);
-void fe_sb_set_accepting(int slot, int accepting);
-void fe_sb_set_quiescing(int slot);
+void fe_sb_set_accepting(fe_child_t *ch, int accepting);
+void fe_sb_set_quiescing(fe_child_t *ch);
+int fe_sb_row_free(int slot, int thread);
 
 #endif /* MPM_FASTEVENT_H */
