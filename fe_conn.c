@@ -501,7 +501,9 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
             continue;
         }
         ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);
+        ch->busy_since[w.tid] = apr_time_now();
         fe_conn_run(item, &w);
+        ch->busy_since[w.tid] = 0;
         ch->busy_fd[w.tid] = -1;
     }
     if (counted) {

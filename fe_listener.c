@@ -225,13 +225,48 @@ static void fe_set_accepting(fe_child_t *ch, int on)
                  apr_atomic_read32(&ch->lingering), ch->accept_limit);
 }
 
+/*
+ * Workers that have run one item for more than FE_STUCK_AFTER (a long
+ * download, a slow backend) cannot take a new connection soon, so they do
+ * not count toward what this child may accept: a connection accepted into
+ * a child whose every worker is stuck would wait behind them while other
+ * children have workers free.  Counted at most every FE_STUCK_RECOUNT.
+ */
+#define FE_STUCK_AFTER   apr_time_from_msec(500)
+#define FE_STUCK_RECOUNT apr_time_from_msec(50)
+
+static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
+{
+    unsigned int n = 0;
+    int i;
+
+    if (now - ch->stuck_checked < FE_STUCK_RECOUNT
+        && now >= ch->stuck_checked) {
+        return ch->stuck;
+    }
+    for (i = 0; i < ch->nworkers; i++) {
+        apr_time_t since = ch->busy_since[i];
+
+        n += since != 0 && now - since > FE_STUCK_AFTER;
+    }
+    ch->stuck = n;
+    ch->stuck_checked = now;
+    return n;
+}
+
 static int fe_may_accept(fe_child_t *ch)
 {
+    unsigned int stuck = fe_stuck_workers(ch, apr_time_now());
     fe_accept_facts_t f;
 
+    if ((unsigned int)ch->nstarted <= stuck) {
+        return 0;     /* no worker free soon (or none started yet) */
+    }
     f.conns = apr_atomic_read32(&ch->conns);
     f.lingering = apr_atomic_read32(&ch->lingering);
-    f.threads = fe_g.lim.threads_per_child;
+    /* The workers really running: in a slot taken over from a draining
+     * process some start only as its threads leave their rows. */
+    f.threads = ch->nstarted - stuck;
     f.factor = fe_g.lim.worker_factor;
     f.hard_cap = ch->hard_cap;
     f.disabled = ch->listeners_disabled;

@@ -445,6 +445,23 @@ static void fe_note_signal_death(server_rec *s, int slot, int signum)
                  rt->signal_deaths, slot, signum, apr_time_sec(delay));
 }
 
+/* The core logs crashes (SIGSEGV...) but not a child killed by SIGKILL,
+ * SIGTERM or SIGHUP from outside (the OOM killer, an admin): say so. */
+static void fe_log_killed(server_rec *s, pid_t pid, int slot,
+                          apr_exit_why_e why, int signum)
+{
+    if (!APR_PROC_CHECK_SIGNALED(why)
+        || (signum != SIGKILL && signum != SIGTERM && signum != SIGHUP)) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, FELOGNO(10115)
+                 "child pid %" APR_PID_T_FMT " (slot %d) was killed by "
+                 "signal %d (%s) from outside the server; its slot is "
+                 "freed and a replacement starts (check the kernel log for "
+                 "the OOM killer)", pid, slot, signum,
+                 apr_signal_description_get(signum));
+}
+
 static void fe_child_exited(server_rec *s, apr_proc_t *proc,
                             apr_exit_why_e why, int status)
 {
@@ -474,6 +491,7 @@ static void fe_child_exited(server_rec *s, apr_proc_t *proc,
         return;
     }
     fe_note_child_stopped(slot, proc->pid, slots[slot].gen);
+    fe_log_killed(s, proc->pid, slot, why, status);
     if (rc == APEXIT_CHILDSICK) {
         rt->spawn_rate[slot % fe_g.num_buckets] = 1;
     }

@@ -187,6 +187,10 @@ typedef struct fe_child {
     volatile int stopping_hooks_ran;
     volatile int listener_done;       /**< the listener thread has left */
     volatile int *busy_fd;            /**< per worker: socket in use, -1 */
+    volatile apr_time_t *busy_since;  /**< per worker: start of the item
+                                           it runs, 0 when idle */
+    unsigned int stuck;               /**< listener: workers busy > 500 ms */
+    apr_time_t stuck_checked;         /**< listener: when stuck was counted */
 
     /* Timed callbacks (fe_timer.c), guarded by timer_mutex. */
     apr_pool_t *ptimers;

@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Restart and process-management scenarios for mpm_fastevent.
+
+Each scenario starts its own server (apache2 -f <generated config>) on
+loopback, drives it with bounded clients, stops it by the pid in its
+PidFile and checks the error log.  Everything is bounded in requests and
+seconds.  Prints one line per check and closes with "N passed, N failed".
+
+Usage: t/restarts/run.py [--module PATH] [--name mpm_fastevent_module]
+                         [--only SCENARIO] [--port N]
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TREE = os.path.dirname(os.path.dirname(HERE))
+MODDIR = "/usr/lib/apache2/modules"
+HTTPD = "/usr/sbin/apache2"
+CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
+                      r"AddressSanitizer|runtime error:")
+
+results = []
+servers = []        # every server started, stopped after each scenario
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print("%s - %s%s" % ("ok" if ok else "not ok", name,
+                          (": " + detail) if detail else ""), flush=True)
+
+
+class Server:
+    """One apache2 instance with a generated configuration."""
+
+    def __init__(self, opts, sizing, extra=""):
+        self.opts = opts
+        servers.append(self)
+        self.dir = tempfile.mkdtemp(prefix="fe-restart-")
+        self.port = opts.port
+        os.makedirs(os.path.join(self.dir, "htdocs"))
+        os.makedirs(os.path.join(self.dir, "logs"))
+        with open(os.path.join(self.dir, "htdocs", "index.html"), "w") as f:
+            f.write("hello\n")
+        with open(os.path.join(self.dir, "htdocs", "big.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        user = ""
+        if os.geteuid() == 0:
+            user = "User www-data\nGroup www-data\n"
+            os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "httpd.conf")
+        mods = ["authz_core", "mime", "dir", "status"]
+        with open(self.conf, "w") as f:
+            f.write("ServerRoot %s\n" % self.dir)
+            f.write("LoadModule %s %s\n" % (opts.name, opts.module))
+            for m in mods:
+                f.write("LoadModule %s_module %s/mod_%s.so\n" % (m, MODDIR, m))
+            f.write("""TypesConfig /etc/mime.types
+Listen 127.0.0.1:%d
+ServerName localhost
+PidFile %s/logs/httpd.pid
+ErrorLog %s/logs/error_log
+LogLevel info
+DocumentRoot %s/htdocs
+%sKeepAliveTimeout 2
+Timeout 10
+SendBufferSize 16384
+EnableSendfile Off
+ExtendedStatus On
+<Location /server-status>
+  SetHandler server-status
+</Location>
+<IfModule %s>
+%s
+</IfModule>
+%s
+""" % (self.port, self.dir, self.dir, self.dir, user, opts.name, sizing,
+                extra))
+
+    def start(self):
+        subprocess.run([HTTPD, "-f", self.conf, "-k", "start"], check=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if get(self.port, "/index.html", timeout=1)[0] == 200:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("server did not answer on port %d" % self.port)
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.dir, "logs", "httpd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def children(self):
+        pid = self.pid()
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                             capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+    def send(self, sig):
+        os.kill(self.pid(), sig)
+
+    def stop(self, sig=signal.SIGTERM, limit=20):
+        """Stop by the PidFile's pid; returns seconds taken or None."""
+        pid = self.pid()
+        if pid is None:
+            return 0.0
+        t0 = time.time()
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return 0.0
+        while time.time() - t0 < limit:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return time.time() - t0
+            time.sleep(0.05)
+        return None
+
+    def log(self):
+        with open(os.path.join(self.dir, "logs", "error_log"),
+                  errors="replace") as f:
+            return f.read()
+
+    def status(self):
+        code, body = get(self.port, "/server-status?auto", timeout=3)
+        return body.decode(errors="replace") if code == 200 else ""
+
+
+def get(port, path, timeout=5.0, keep=False):
+    """One HTTP/1.1 GET on a fresh connection; returns (status, body)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    except socket.timeout:
+        return (-1, b"connect timeout")
+    except OSError as e:
+        return (-3, str(e).encode())
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
+                   "Connection: close\r\n\r\n" % path).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        return (-1, b"timeout")
+    except OSError as e:
+        return (-2, str(e).encode())
+    finally:
+        s.close()
+    if not data:
+        return (-4, b"closed without a response")
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.1 (\d+)", head)
+    return (int(m.group(1)) if m else 0, body)
+
+
+class FreshClient(threading.Thread):
+    """Sequential fresh-connection requests until stopped (bounded)."""
+
+    def __init__(self, port, seconds):
+        super().__init__(daemon=True)
+        self.port, self.seconds = port, seconds
+        self.ok = self.bad = 0
+        self.codes = {}
+        self.stop_flag = False
+
+    def run(self):
+        end = time.time() + self.seconds
+        while not self.stop_flag and time.time() < end:
+            code, body = get(self.port, "/index.html")
+            if code == 200 and body == b"hello\n":
+                self.ok += 1
+            else:
+                self.bad += 1
+                self.codes[code] = self.codes.get(code, 0) + 1
+            time.sleep(0.002)
+
+
+class SlowReader(threading.Thread):
+    """Reads /big.bin through a small receive buffer, slowly."""
+
+    def __init__(self, port, rate, seconds):
+        super().__init__(daemon=True)
+        self.port, self.rate, self.seconds = port, rate, seconds
+        self.got = 0
+        self.complete = False
+
+    def run(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(self.seconds)
+        try:
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Connection: close\r\n\r\n")
+            end = time.time() + self.seconds
+            data = b""
+            while time.time() < end:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                time.sleep(len(chunk) / float(self.rate))
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.got = len(body)
+            self.complete = head.startswith(b"HTTP/1.1 200") \
+                and len(body) == (1 << 20)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+
+def burst(port, n):
+    """n concurrent fresh-connection requests; returns failures."""
+    fails = []
+
+    def one():
+        if get(port, "/index.html", timeout=10)[0] != 200:
+            fails.append(1)
+    ts = [threading.Thread(target=one) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(15)
+    return len(fails)
+
+
+def log_clean(srv, name):
+    bad = [l for l in srv.log().splitlines() if CRASH_RE.search(l)]
+    check(name + ": no crash lines in the error log", not bad,
+          "; ".join(bad[:3]))
+
+
+DEFAULT_SIZING = """StartServers 2
+ServerLimit 16
+ThreadsPerChild 10
+MaxRequestWorkers 80
+MinSpareThreads 10
+MaxSpareThreads 40"""
+
+
+def scenario_graceful_load(opts):
+    """10 graceful restarts and a child SIGKILL under fresh-connection
+    load, with bursts of 100 concurrent requests between restarts."""
+    srv = Server(opts, DEFAULT_SIZING)
+    srv.start()
+    client = FreshClient(srv.port, 40)
+    client.start()
+    burst_fails = 0
+    killed = None
+    for i in range(10):
+        time.sleep(1.0)
+        srv.send(signal.SIGUSR1)
+        time.sleep(0.5)
+        burst_fails += burst(srv.port, 100)
+        if i == 5:
+            kids = srv.children()
+            if kids:
+                killed = kids[-1]
+                os.kill(killed, signal.SIGKILL)
+    time.sleep(1.0)
+    client.stop_flag = True
+    client.join(10)
+    check("graceful x10 + SIGKILL: fresh-connection client had 0 failures",
+          client.bad == 0 and client.ok > 100,
+          "ok=%d failed=%d" % (client.ok, client.bad))
+    check("graceful x10: bursts of 100 concurrent requests had 0 failures",
+          burst_fails == 0, "failed=%d of 1000" % burst_fails)
+    log = srv.log()
+    check("the killed child was reaped and logged once (FE10115)",
+          killed is not None
+          and log.count("child pid %d (slot" % killed) == 1,
+          "pid %s" % killed)
+    check("server still answers after the restarts",
+          get(srv.port, "/index.html")[0] == 200)
+    log_clean(srv, "graceful x10")
+    took = srv.stop()
+    check("stop (SIGTERM) ends every process", took is not None
+          and not srv.children(), "%.2f s" % (took or -1))
+
+
+def scenario_slot_storm(opts):
+    """ServerLimit 4, ThreadsPerChild 3, MaxRequestWorkers 12: 10 graceful
+    restarts 1.5 s apart while slow downloads keep old processes busy."""
+    sizing = """StartServers 4
+ServerLimit 4
+ThreadLimit 3
+ThreadsPerChild 3
+MaxRequestWorkers 12
+MinSpareThreads 3
+MaxSpareThreads 12"""
+    srv = Server(opts, sizing)
+    srv.start()
+    slow = [SlowReader(srv.port, 48 * 1024, 45) for _ in range(6)]
+    for r in slow:
+        r.start()
+    time.sleep(1.0)
+    client = FreshClient(srv.port, 40)
+    client.start()
+    burst_fails = 0
+    for _ in range(10):
+        time.sleep(1.5)
+        srv.send(signal.SIGUSR1)
+        burst_fails += burst(srv.port, 20)
+    time.sleep(2.0)
+    client.stop_flag = True
+    client.join(10)
+    for r in slow:
+        r.join(50)
+    log = srv.log()
+    check("slot storm: no scoreboard-full condition (FE10052)",
+          "FE10052" not in log and "scoreboard is full" not in log)
+    check("slot storm: fresh-connection client had 0 failures",
+          client.bad == 0 and client.ok > 50,
+          "ok=%d failed=%d %s" % (client.ok, client.bad, client.codes))
+    check("slot storm: bursts had 0 failures", burst_fails == 0,
+          "failed=%d of 200" % burst_fails)
+    done = sum(1 for r in slow if r.complete)
+    check("slot storm: every slow download completed across the restarts",
+          done == len(slow), "%d of %d, bytes %s" % (
+              done, len(slow), [r.got for r in slow]))
+    check("slot storm: server answers afterwards",
+          get(srv.port, "/index.html")[0] == 200)
+    log_clean(srv, "slot storm")
+    srv.stop()
+
+
+def scenario_graceful_stop(opts):
+    """WINCH honours GracefulShutdownTimeout with a download in flight."""
+    srv = Server(opts, DEFAULT_SIZING, "GracefulShutdownTimeout 2\n")
+    srv.start()
+    reader = SlowReader(srv.port, 16 * 1024, 30)   # would take ~64 s
+    reader.start()
+    time.sleep(1.0)
+    took = srv.stop(sig=signal.SIGWINCH, limit=15)
+    check("graceful stop: the parent exits after GracefulShutdownTimeout",
+          took is not None and 1.5 <= took <= 6.0, "%.2f s" % (took or -1))
+    check("graceful stop: no process is left", not srv.children())
+    check("graceful stop: the timeout is logged (FE10108)",
+          "FE10108" in srv.log())
+    reader.join(5)
+    log_clean(srv, "graceful stop")
+
+
+def scenario_graceful_stop_drains(opts):
+    """WINCH without a timeout lets an in-flight download finish."""
+    srv = Server(opts, DEFAULT_SIZING)
+    srv.start()
+    reader = SlowReader(srv.port, 512 * 1024, 20)  # ~2 s
+    reader.start()
+    time.sleep(0.5)
+    took = srv.stop(sig=signal.SIGWINCH, limit=20)
+    reader.join(20)
+    check("graceful stop: the in-flight download completed",
+          reader.complete, "got %d bytes" % reader.got)
+    check("graceful stop: the parent exited after it",
+          took is not None and not srv.children(), "%.2f s" % (took or -1))
+    log_clean(srv, "graceful stop drain")
+
+
+def scenario_max_conns(opts):
+    """MaxConnectionsPerChild 100 under concurrent load: 0 failures and
+    children recycled."""
+    srv = Server(opts, DEFAULT_SIZING, "MaxConnectionsPerChild 100\n")
+    srv.start()
+    first = set(srv.children())
+    fails = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(150):
+            if get(srv.port, "/index.html")[0] != 200:
+                with lock:
+                    fails.append(1)
+    ts = [threading.Thread(target=worker) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    later = set(srv.children())
+    check("MaxConnectionsPerChild 100: 1200 requests, 0 failures",
+          not fails, "failed=%d" % len(fails))
+    check("MaxConnectionsPerChild 100: children were recycled",
+          first - later, "before %s after %s" % (sorted(first),
+                                                sorted(later)))
+    log_clean(srv, "max conns")
+    srv.stop()
+
+
+def scenario_hard_restart(opts):
+    """HUP restarts with new children; TERM then stops quickly."""
+    srv = Server(opts, DEFAULT_SIZING)
+    srv.start()
+    before = set(srv.children())
+    srv.send(signal.SIGHUP)
+    deadline = time.time() + 10
+    ok = False
+    while time.time() < deadline:
+        time.sleep(0.2)
+        now = set(srv.children())
+        if now and not (now & before) and \
+                get(srv.port, "/index.html")[0] == 200:
+            ok = True
+            break
+    check("HUP: all children replaced and serving", ok)
+    took = srv.stop()
+    check("TERM: stops within 3 s", took is not None and took < 3.0,
+          "%.2f s" % (took or -1))
+    log_clean(srv, "hard restart")
+
+
+SCENARIOS = [
+    ("graceful_load", scenario_graceful_load),
+    ("slot_storm", scenario_slot_storm),
+    ("graceful_stop", scenario_graceful_stop),
+    ("graceful_stop_drains", scenario_graceful_stop_drains),
+    ("max_conns", scenario_max_conns),
+    ("hard_restart", scenario_hard_restart),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--module",
+                    default=os.path.join(TREE, ".libs",
+                                         "mod_mpm_fastevent.so"))
+    ap.add_argument("--name", default="mpm_fastevent_module")
+    ap.add_argument("--only")
+    ap.add_argument("--port", type=int, default=8571)
+    opts = ap.parse_args()
+    for name, fn in SCENARIOS:
+        if opts.only and name != opts.only:
+            continue
+        print("# %s" % name, flush=True)
+        try:
+            fn(opts)
+        except Exception as e:          # a broken scenario is a failure
+            check(name + " ran", False, repr(e))
+        finally:
+            while servers:
+                srv = servers.pop()
+                if srv.pid() is not None and srv.stop(limit=15) is None:
+                    print("# warning: server %s did not stop" % srv.pid())
+    passed = sum(results)
+    print("restarts: %d passed, %d failed" % (passed,
+                                              len(results) - passed))
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
