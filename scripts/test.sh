@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Run every test of mpm_fastevent: build, CUnit unit tests, exported-symbol
-# check, and the Apache::Test integration suite (make -f Makefile.apxs test).
+# and log-tag checks, the Apache::Test integration suite (make -f
+# Makefile.apxs test), the restart/process-management driver
+# (t/restarts/run.py) and, as root, the Debian package test
+# (t/debian/test-deb.sh).
 #
 # As root (CI, `sudo scripts/test.sh`): installs the Debian packages, creates
 # the unprivileged user "fetest" (Apache::Test refuses to run as root), copies
@@ -14,7 +17,7 @@
 #                    kept afterwards for inspection)
 #   FE_TEST_MPM_SO, FE_TEST_MPM_MODULE, FE_TEST_PORT, ...  see
 #                    t/run-apache-test.sh
-# Exits with make's exit status.
+# Ends with "suites: N passed, N failed"; exits non-zero if any failed.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,15 +29,39 @@ section() { printf '\n======== %s ========\n' "$*"; }
 section "Dependencies"
 bash "$SRC/scripts/install-deps.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    section "make -f Makefile.apxs test (as $(id -un), in $SRC)"
+# Each suite prints its own closing line; the summary below counts suites
+# and is the closing line of the whole run ("suites: N passed, N failed").
+passed=0
+failed=0
+failed_names=""
+suite() {
+    local name=$1 rc
+    shift
+    section "$name (started $(( $(date +%s) - START )) s in)"
     set +e
-    make -f Makefile.apxs test
+    "$@"
     rc=$?
     set -e
-    # on success the closing line stays the harness's "Result: PASS"
-    [ "$rc" -eq 0 ] || section "FAILED after $(( $(date +%s) - START )) s: make exited $rc"
-    exit "$rc"
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failed_names="$failed_names [$name: exit $rc]"
+    fi
+}
+summary() {
+    section "Summary after $(( $(date +%s) - START )) s"
+    [ -z "$failed_names" ] || echo "failed:$failed_names"
+    echo "suites: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    suite "make -f Makefile.apxs test (as $(id -un), in $SRC)" \
+        make -f Makefile.apxs test
+    suite "restarts and process management" python3 t/restarts/run.py
+    summary
+    exit $?
 fi
 
 TUSER=${FE_TEST_USER:-fetest}
@@ -89,12 +116,10 @@ else
 fi
 chown -R "$TUSER": "$WORK"
 
-section "make -f Makefile.apxs test (as $TUSER, in $WORK; started $(( $(date +%s) - START )) s in)"
-set +e
-( cd "$WORK" && runuser -u "$TUSER" -- make -f Makefile.apxs test )
-rc=$?
-set -e
-
-# on success the closing line stays the harness's "Result: PASS"
-[ "$rc" -eq 0 ] || section "FAILED after $(( $(date +%s) - START )) s: make exited $rc (logs: $WORK/t/logs)"
-exit "$rc"
+suite "make -f Makefile.apxs test: unit tests, symbols, log tags, Apache::Test (as $TUSER, in $WORK)" \
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- make -f Makefile.apxs test"
+suite "restarts and process management (as $TUSER)" \
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/restarts/run.py"
+suite "Debian package: build, install, switch MPM, serve, remove (as root)" \
+    bash "$SRC/t/debian/test-deb.sh"
+summary
