@@ -104,3 +104,17 @@ int fe_accept_allowed(const fe_accept_facts_t *f)
     }
     return active < limit;
 }
+
+unsigned int fe_child_conn_cap(unsigned int threads, double factor)
+{
+    unsigned long cap = 2ul * fe_accept_limit(threads, factor) + threads + 16;
+
+    return cap > 4000000000ul ? 4000000000u : (unsigned int)cap;
+}
+
+unsigned long fe_nofile_need(unsigned int threads, double factor,
+                             unsigned int listeners, unsigned int reserve)
+{
+    return (unsigned long)fe_child_conn_cap(threads, factor) + listeners
+           + reserve;
+}

@@ -108,4 +108,20 @@ unsigned int fe_accept_limit(unsigned int threads, double factor);
  */
 int fe_accept_allowed(const fe_accept_facts_t *f);
 
+/**
+ * Most connections one child can hold at once, lingering ones included:
+ * twice the accept limit (lingering connections do not count against it)
+ * plus one per worker and a little slack.  Sizes the worker queue and the
+ * pollset, so a ready connection always fits.
+ */
+unsigned int fe_child_conn_cap(unsigned int threads, double factor);
+
+/**
+ * Open files one child needs at most: fe_child_conn_cap() sockets, the
+ * listening sockets, and @a reserve for logs, pipes, the pollset and
+ * module files.
+ */
+unsigned long fe_nofile_need(unsigned int threads, double factor,
+                             unsigned int listeners, unsigned int reserve);
+
 #endif /* FE_CONNSTATE_H */

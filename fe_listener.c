@@ -160,7 +160,7 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     /* Lingering connections do not count against accept_limit, so leave
      * room for as many again; every connection is in at most one place
      * (pollset, queue or worker), so the queue never overflows. */
-    ch->hard_cap = 2 * ch->accept_limit + tpc + 16;
+    ch->hard_cap = fe_child_conn_cap(tpc, fe_g.lim.worker_factor);
     rv = fe_queue_create(&ch->queue, ch->hard_cap + 16, ch->pruntime);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_mutex_create(&ch->tq_mutex, APR_THREAD_MUTEX_DEFAULT,

@@ -740,6 +740,7 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
         ap_scoreboard_image->global->running_generation
             = rt->mpm->my_generation;
     }
+    fe_check_nofile(s, 0);
     slots = fe_slots_get(fe_g.lim.server_limit);
     fe_ghosts_get(fe_g.lim.server_limit);
     ap_unixd_mpm_set_signals(pconf, fe_g.one_process);

@@ -195,6 +195,9 @@ static int fe_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!rt->first_thread_limit) {
         rt->first_thread_limit = fe_g.lim.thread_limit;
     }
+    if (fe_preflight()) {
+        fe_check_nofile(s, 1);      /* on the console, -t included */
+    }
     return OK;
 }
 

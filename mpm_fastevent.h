@@ -236,6 +236,9 @@ apr_pool_t *fe_pool_get(fe_child_t *ch);
 void fe_pool_put(fe_child_t *ch, apr_pool_t *p);
 fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
 
+/* fe_fdlimit.c */
+void fe_check_nofile(server_rec *s, int preflight);
+
 /* fe_timer.c */
 apr_status_t fe_timers_setup(fe_child_t *ch);
 apr_status_t fe_register_timed_callback(apr_time_t t,

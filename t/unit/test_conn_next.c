@@ -680,6 +680,22 @@ static void test_accept_hysteresis_cycle(void)
     FE_ASSERT_EQ_INT(disabled, 0);
 }
 
+/* The per-child cap and the open-files arithmetic the parent checks
+ * RLIMIT_NOFILE against (fe_parent.c). */
+static void test_conn_cap_and_nofile(void)
+{
+    /* 25 threads x (2 + 1) = 75 accepted; 2 x 75 + 25 + 16 = 191 */
+    FE_ASSERT_EQ_INT(fe_child_conn_cap(25, 2.0), 191);
+    /* 64 x (4 + 1) = 320; 640 + 64 + 16 = 720 */
+    FE_ASSERT_EQ_INT(fe_child_conn_cap(64, 4.0), 720);
+    /* threads 0 acts as 1: limit 2 -> 4 + 0 + 16 */
+    FE_ASSERT_EQ_INT(fe_child_conn_cap(0, 1.0), 20);
+    /* saturates instead of wrapping */
+    FE_ASSERT_EQ_U64(fe_child_conn_cap(4000000000u, 1000.0), 4000000000u);
+    FE_ASSERT_EQ_U64(fe_nofile_need(25, 2.0, 2, 64), 191 + 2 + 64);
+    FE_ASSERT_EQ_U64(fe_nofile_need(64, 4.0, 1, 64), 785);
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -694,6 +710,7 @@ static const fe_test_case_t cases[] = {
     {"accept allowed: disabled is a boolean", test_accept_disabled_truthiness},
     {"accept allowed: sweep vs reference", test_accept_allowed_sweep},
     {"accept allowed: hysteresis cycle", test_accept_hysteresis_cycle},
+    {"conn cap and open files", test_conn_cap_and_nofile},
     {NULL, NULL}
 };
 
