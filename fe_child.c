@@ -312,6 +312,7 @@ void fe_child_main(int slot, int bucket)
     if (fe_listener_setup(ch) != APR_SUCCESS) {
         fe_clean_exit(ch, APEXIT_CHILDSICK);
     }
+    ch->metrics = fe_metrics_attach(slot);
     if (fe_start_threads(ch) != APR_SUCCESS) {
         fe_child_signal_stop(ch, 0);
         fe_join_threads(ch);

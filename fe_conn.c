@@ -502,6 +502,10 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
         }
         ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);
         ch->busy_since[w.tid] = apr_time_now();
+        if (((fe_conn_t *)item)->ready_at) {
+            fe_metrics_handoff(ch->metrics, ch->busy_since[w.tid]
+                                            - ((fe_conn_t *)item)->ready_at);
+        }
         fe_conn_run(item, &w);
         ch->busy_since[w.tid] = 0;
         ch->busy_fd[w.tid] = -1;

@@ -217,6 +217,7 @@ static void fe_set_accepting(fe_child_t *ch, int on)
     }
     ch->listeners_disabled = !on;
     fe_sb_set_accepting(ch, on);
+    fe_metrics_paused(ch->metrics, on);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10134)
                  "%s accepting connections (%u open, %u lingering, "
                  "limit %u = ThreadsPerChild x (AsyncRequestWorkerFactor "
@@ -294,6 +295,7 @@ static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
     cs->child = ch;
     cs->fresh = 1;
     cs->pub.state = CONN_STATE_PROCESSING;
+    cs->ready_at = ch->loop_now;
     return cs;
 }
 
@@ -328,6 +330,7 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
         return;
     }
     apr_atomic_inc32(&ch->conns);
+    fe_metrics_accepted(ch->metrics);
     if (fe_queue_push(ch->queue, fe_conn_alloc(ch, p, csd)) != APR_SUCCESS) {
         /* Not reachable while hard_cap bounds the connections. */
         apr_socket_close(csd);
@@ -381,6 +384,7 @@ static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
 
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
 {
+    cs->ready_at = ch->loop_now;
     if (fe_queue_push(ch->queue, cs) != APR_SUCCESS) {
         /* Only after fe_queue_term(): the child is exiting now. */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10137)
@@ -405,10 +409,11 @@ static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
 
 /* Pre-condition: tq_mutex held.  Moves due entries of q onto *kill with
  * the given kill order. */
-static void fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now, int all,
-                        int order, fe_conn_t **kill)
+static unsigned int fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now,
+                                int all, int order, fe_conn_t **kill)
 {
-    fe_tq_node_t *n = fe_tq_expire(q, now, all, NULL);
+    unsigned int count = 0;
+    fe_tq_node_t *n = fe_tq_expire(q, now, all, &count);
 
     while (n != NULL) {
         fe_tq_node_t *next = n->next;
@@ -420,6 +425,7 @@ static void fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now, int all,
         *kill = cs;
         n = next;
     }
+    return count;
 }
 
 static apr_time_t fe_earlier(apr_time_t t, const fe_tq_t *q)
@@ -454,6 +460,7 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
 {
     fe_conn_t *kill = NULL;
     apr_time_t next = FE_TQ_NEVER;
+    unsigned int ka = 0, io = 0, linger = 0;
     int i;
 
     apr_thread_mutex_lock(ch->tq_mutex);
@@ -463,18 +470,24 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
     for (i = 0; i < ch->ka_qs.n; i++) {
         fe_tq_t *q = &ch->ka_qs.qs[i];
 
-        fe_expire_q(ch, q, fe_ka_clock(ch, q, now), 0, FE_KILL_SHORT, &kill);
+        ka += fe_expire_q(ch, q, fe_ka_clock(ch, q, now), 0, FE_KILL_SHORT,
+                          &kill);
         next = fe_earlier(next, &ch->ka_qs.qs[i]);
     }
     for (i = 0; i < ch->io_qs.n; i++) {
-        fe_expire_q(ch, &ch->io_qs.qs[i], now, 0, FE_KILL_LINGER, &kill);
+        io += fe_expire_q(ch, &ch->io_qs.qs[i], now, 0, FE_KILL_LINGER,
+                          &kill);
         next = fe_earlier(next, &ch->io_qs.qs[i]);
     }
-    fe_expire_q(ch, &ch->linger_q, now, 0, FE_KILL_CLOSE, &kill);
-    fe_expire_q(ch, &ch->short_linger_q, now, 0, FE_KILL_CLOSE, &kill);
+    linger += fe_expire_q(ch, &ch->linger_q, now, 0, FE_KILL_CLOSE, &kill);
+    linger += fe_expire_q(ch, &ch->short_linger_q, now, 0, FE_KILL_CLOSE,
+                          &kill);
     next = fe_earlier(next, &ch->linger_q);
     ch->next_wakeup = fe_earlier(next, &ch->short_linger_q);
     apr_thread_mutex_unlock(ch->tq_mutex);
+    if (ka + io + linger) {
+        fe_metrics_timeouts(ch->metrics, ka, io, linger);
+    }
 
     while (kill != NULL) {
         fe_conn_t *cs = kill;
@@ -500,7 +513,9 @@ static unsigned int fe_keepalive_count(fe_child_t *ch)
 
 static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
 {
-    apr_time_t next = fe_timers_plan(ch, ch->next_wakeup);
+    apr_time_t tick = fe_metrics_next_tick(ch);
+    apr_time_t next = fe_timers_plan(ch, tick < ch->next_wakeup
+                                         ? tick : ch->next_wakeup);
     apr_interval_time_t t;
 
     if (next == FE_TQ_NEVER) {
@@ -568,6 +583,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
     apr_time_t now = apr_time_now();
 
     fe_sb_set_accepting(ch, 1);
+    ch->loop_now = now;
     while (!fe_check_exit(ch, now)) {
         const apr_pollfd_t *out = NULL;
         apr_int32_t n = 0;
@@ -587,6 +603,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
             fe_handle_events(ch, out, n);
         }
         now = apr_time_now();
+        ch->loop_now = now;
         fe_timers_dispatch(ch, now);
         if (now >= ch->next_wakeup || ch->dying) {
             fe_process_timeouts(ch, now);
@@ -595,6 +612,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
             fe_set_accepting(ch, fe_may_accept(ch));
         }
         fe_sb_publish(ch, fe_keepalive_count(ch));
+        fe_metrics_tick(ch, now);
     }
     fe_sb_publish(ch, 0);
     fe_queue_term(ch->queue);

@@ -741,6 +741,7 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
             = rt->mpm->my_generation;
     }
     fe_check_nofile(s, 0);
+    fe_metrics_init(s);
     slots = fe_slots_get(fe_g.lim.server_limit);
     fe_ghosts_get(fe_g.lim.server_limit);
     ap_unixd_mpm_set_signals(pconf, fe_g.one_process);

@@ -141,6 +141,7 @@ static void fe_resume_completed(fe_child_t *ch)
         n->next = NULL;
         cs->async_suspended = 0;
         apr_atomic_dec32(&ch->suspended);
+        cs->ready_at = 0;                 /* not a listener hand-off */
         if (cs->pub.state != CONN_STATE_WRITE_COMPLETION) {
             cs->pub.state = CONN_STATE_LINGER;
         }

@@ -120,6 +120,7 @@ typedef struct fe_conn {
     apr_interval_time_t io_timeout;  /**< Timeout to apply */
     apr_time_t linger_deadline;
     int resume_state;             /**< state to run when the wait ends */
+    apr_time_t ready_at;          /**< when it was queued for a worker */
     int kill;                     /**< listener asks: close (linger short) */
     unsigned int in_pollset:1;
     unsigned int suspended:1;     /**< suspend hooks ran, sbh cleared */
@@ -127,6 +128,8 @@ typedef struct fe_conn {
     unsigned int fresh:1;         /**< accepted, not yet set up */
     unsigned int async_suspended:1;  /**< CONN_STATE_SUSPENDED */
 } fe_conn_t;
+
+typedef struct fe_metrics fe_metrics_t;
 
 /** A set of timeout queues, one per distinct timeout value. */
 typedef struct fe_tqset {
@@ -191,6 +194,10 @@ typedef struct fe_child {
                                            it runs, 0 when idle */
     unsigned int stuck;               /**< listener: workers busy > 500 ms */
     apr_time_t stuck_checked;         /**< listener: when stuck was counted */
+    apr_time_t loop_now;              /**< listener: this iteration's time */
+    fe_metrics_t *metrics;            /**< our slot of the metrics segment */
+    apr_uint32_t rate_base;           /**< listener: accepts a second ago */
+    apr_time_t rate_since;
 
     /* Timed callbacks (fe_timer.c), guarded by timer_mutex. */
     apr_pool_t *ptimers;
@@ -235,6 +242,18 @@ int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
 apr_pool_t *fe_pool_get(fe_child_t *ch);
 void fe_pool_put(fe_child_t *ch, apr_pool_t *p);
 fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
+
+/* fe_metrics.c */
+void fe_metrics_init(server_rec *s);
+fe_metrics_t *fe_metrics_attach(int slot);
+void fe_metrics_accepted(fe_metrics_t *m);
+void fe_metrics_paused(fe_metrics_t *m, int accepting);
+void fe_metrics_timeouts(fe_metrics_t *m, unsigned int ka, unsigned int io,
+                         unsigned int linger);
+void fe_metrics_tick(fe_child_t *ch, apr_time_t now);
+apr_time_t fe_metrics_next_tick(fe_child_t *ch);
+void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
+void fe_metrics_register_hooks(void);
 
 /* fe_fdlimit.c */
 void fe_check_nofile(server_rec *s, int preflight);
