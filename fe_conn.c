@@ -150,6 +150,14 @@ static apr_status_t fe_conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* From accept on, the connection counts in ch->conns until its pool is
+ * cleared. */
+void fe_conn_track(fe_conn_t *cs)
+{
+    apr_pool_cleanup_register(cs->p, cs, fe_conn_cleanup,
+                              apr_pool_cleanup_null);
+}
+
 /* Close the socket and recycle the pool (which runs fe_conn_cleanup). */
 void fe_conn_close(fe_conn_t *cs)
 {
@@ -249,8 +257,6 @@ static int fe_conn_setup(fe_conn_t *cs, fe_worker_t *w)
     cs->fresh = 0;
     cs->ba = apr_bucket_alloc_create(cs->p);
     ap_create_sb_handle(&cs->sbh, cs->p, ch->slot, w->tid);
-    apr_pool_cleanup_register(cs->p, cs, fe_conn_cleanup,
-                              apr_pool_cleanup_null);
     c = ap_run_create_connection(cs->p, ch->s, cs->sock, id, cs->sbh,
                                  cs->ba);
     if (c == NULL) {
@@ -418,6 +424,10 @@ static int fe_apply_kill(fe_conn_t *cs)
 static void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
 {
     if (cs->fresh) {
+        if (cs->kill) {
+            fe_conn_close(cs);     /* never sent a byte: nothing to say */
+            return;
+        }
         if (fe_conn_setup(cs, w) < 0) {
             return;
         }

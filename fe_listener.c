@@ -31,6 +31,11 @@ APLOG_USE_MODULE(mpm_fastevent);
 #define FE_RECHECK_INTERVAL apr_time_from_msec(100)
 /* Accept at most this many connections per readiness event. */
 #define FE_ACCEPT_BATCH 16
+/* Longest wait for the first bytes of a new connection. */
+#define FE_FIRST_BYTE_SECS 20
+
+static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
+static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs);
 
 static void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
 {
@@ -179,6 +184,14 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     fe_tqset_init(&ch->io_qs, nserv + 1, ch->pruntime);
     fe_tq_init(&ch->linger_q, apr_time_from_sec(FE_LINGER_SECS));
     fe_tq_init(&ch->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
+    /* A new connection waits here for its first bytes, holding no worker:
+     * up to Timeout, and at most FE_FIRST_BYTE_SECS (mod_reqtimeout's
+     * default header timeout), so a flood of silent connections costs
+     * descriptors, not workers. */
+    fe_tq_init(&ch->fresh_q, ap_server_conf->timeout
+                             < apr_time_from_sec(FE_FIRST_BYTE_SECS)
+                             ? ap_server_conf->timeout
+                             : apr_time_from_sec(FE_FIRST_BYTE_SECS));
     ch->next_wakeup = FE_TQ_NEVER;
     ch->poll_until = FE_TQ_NEVER;
     ch->max_pools = tpc;
@@ -255,6 +268,28 @@ static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
     return n;
 }
 
+/* At the hard cap, make room by closing the connection that has stayed
+ * silent longest (it sent nothing since it was accepted).  Returns 1 when
+ * one was evicted. */
+static int fe_evict_fresh(fe_child_t *ch)
+{
+    fe_conn_t *cs = NULL;
+
+    apr_thread_mutex_lock(ch->tq_mutex);
+    if (ch->fresh_q.head != NULL) {
+        cs = (fe_conn_t *)((char *)ch->fresh_q.head
+                           - offsetof(fe_conn_t, tq));
+        fe_unpark_locked(ch, cs);
+        cs->kill = FE_KILL_CLOSE;
+    }
+    apr_thread_mutex_unlock(ch->tq_mutex);
+    if (cs == NULL) {
+        return 0;
+    }
+    fe_to_worker(ch, cs);
+    return 1;
+}
+
 static int fe_may_accept(fe_child_t *ch)
 {
     unsigned int stuck = fe_stuck_workers(ch, apr_time_now());
@@ -264,6 +299,12 @@ static int fe_may_accept(fe_child_t *ch)
         return 0;     /* no worker free soon (or none started yet) */
     }
     f.conns = apr_atomic_read32(&ch->conns);
+    if (f.conns >= ch->hard_cap && !fe_evict_fresh(ch)) {
+        return 0;
+    }
+    /* Silent new connections hold no worker: they count against the
+     * hard cap only. */
+    f.conns -= f.conns > ch->fresh_count ? ch->fresh_count : f.conns;
     f.lingering = apr_atomic_read32(&ch->lingering);
     /* The workers really running: in a slot taken over from a draining
      * process some start only as its threads leave their rows. */
@@ -295,8 +336,40 @@ static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
     cs->child = ch;
     cs->fresh = 1;
     cs->pub.state = CONN_STATE_PROCESSING;
-    cs->ready_at = ch->loop_now;
+    cs->resume_state = CONN_STATE_PROCESSING;
+    cs->pfd.desc_type = APR_POLL_SOCKET;
+    cs->pfd.desc.s = sock;
+    cs->pfd.reqevents = APR_POLLIN | APR_POLLHUP | APR_POLLERR;
+    cs->pfd.client_data = cs;
+    fe_conn_track(cs);                  /* counted until its pool clears */
     return cs;
+}
+
+/* A new connection waits in the pollset for its first bytes; a worker
+ * sets it up only then.  If it cannot be parked it goes straight to a
+ * worker, as a blocking read would take it. */
+static void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
+{
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(ch->tq_mutex);
+    fe_tq_append(&ch->fresh_q, &cs->tq, ch->loop_now);
+    cs->in_pollset = 1;
+    rv = apr_pollset_add(ch->pollset, &cs->pfd);
+    if (rv == APR_SUCCESS) {
+        ch->fresh_count++;
+        if (fe_tq_next_expiry(&ch->fresh_q) < ch->next_wakeup) {
+            ch->next_wakeup = fe_tq_next_expiry(&ch->fresh_q);
+        }
+    }
+    else {
+        fe_tq_remove(&cs->tq);
+        cs->in_pollset = 0;
+    }
+    apr_thread_mutex_unlock(ch->tq_mutex);
+    if (rv != APR_SUCCESS) {
+        fe_to_worker(ch, cs);
+    }
 }
 
 static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
@@ -331,13 +404,7 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
     }
     apr_atomic_inc32(&ch->conns);
     fe_metrics_accepted(ch->metrics);
-    if (fe_queue_push(ch->queue, fe_conn_alloc(ch, p, csd)) != APR_SUCCESS) {
-        /* Not reachable while hard_cap bounds the connections. */
-        apr_socket_close(csd);
-        apr_atomic_dec32(&ch->conns);
-        fe_pool_put(ch, p);
-        return;
-    }
+    fe_park_fresh(ch, fe_conn_alloc(ch, p, csd));
     if (ch->conns_this_child > 0 && --ch->conns_this_child == 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10136)
                      "MaxConnectionsPerChild %d reached: this child stops "
@@ -371,6 +438,9 @@ static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
  * pollset nor a timeout queue; the caller pushes it to a worker. */
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
 {
+    if (cs->tq.q == &ch->fresh_q) {
+        ch->fresh_count--;
+    }
     fe_tq_remove(&cs->tq);
     if (cs->pub.state == CONN_STATE_WRITE_COMPLETION) {
         ch->wc_count--;
@@ -479,6 +549,9 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
                           &kill);
         next = fe_earlier(next, &ch->io_qs.qs[i]);
     }
+    io += fe_expire_q(ch, &ch->fresh_q, fe_ka_clock(ch, &ch->fresh_q, now),
+                      0, FE_KILL_CLOSE, &kill);
+    next = fe_earlier(next, &ch->fresh_q);
     linger += fe_expire_q(ch, &ch->linger_q, now, 0, FE_KILL_CLOSE, &kill);
     linger += fe_expire_q(ch, &ch->short_linger_q, now, 0, FE_KILL_CLOSE,
                           &kill);
@@ -599,11 +672,13 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
             ch->resource_shortage = 1;
             fe_child_signal_stop(ch, 1);
         }
+        /* Before handling events: accepted and ready connections are
+         * stamped with it (timeouts, hand-off latency). */
+        now = apr_time_now();
+        ch->loop_now = now;
         if (rv == APR_SUCCESS) {
             fe_handle_events(ch, out, n);
         }
-        now = apr_time_now();
-        ch->loop_now = now;
         fe_timers_dispatch(ch, now);
         if (now >= ch->next_wakeup || ch->dying) {
             fe_process_timeouts(ch, now);

@@ -167,14 +167,19 @@ void fe_timer_run(fe_child_t *ch, fe_qnode_t *node)
     fe_resume_completed(ch);
 }
 
-/* Worker: a handler returned SUSPENDED; the module owns cs now. */
+/*
+ * Worker: a handler returned SUSPENDED; the module owns cs now.  Its
+ * callback may already have completed the request on another worker
+ * before we got here, and missed it in the list: checked under the same
+ * lock as that scan, so either the scan or this check resumes it.
+ */
 void fe_conn_suspend(fe_conn_t *cs)
 {
     fe_child_t *ch = cs->child;
-
     cs->async_suspended = 1;
     apr_atomic_inc32(&ch->suspended);
     apr_thread_mutex_lock(ch->tq_mutex);
     fe_tq_append(&ch->suspended_q, &cs->tq, apr_time_now());
     apr_thread_mutex_unlock(ch->tq_mutex);
+    fe_resume_completed(ch);
 }

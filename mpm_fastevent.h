@@ -167,6 +167,10 @@ typedef struct fe_child {
     fe_tqset_t io_qs;             /**< write completion + wait-io, Timeout */
     fe_tq_t linger_q;
     fe_tq_t short_linger_q;
+    fe_tq_t fresh_q;              /**< accepted, nothing received yet */
+    volatile apr_uint32_t backend_busy;  /**< workers in proxy handlers */
+    apr_time_t backend_logged;        /**< last FE10180 (rate limit) */
+    unsigned int fresh_count;     /**< in fresh_q (tq_mutex) */
     unsigned int wc_count, waitio_count;   /**< tq_mutex */
     volatile apr_time_t next_wakeup;  /**< when the listener plans to wake */
 
@@ -231,7 +235,7 @@ void fe_listener_wakeup(fe_child_t *ch);
 
 /* fe_conn.c */
 void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data);
-void fe_conn_park(fe_conn_t *cs, int state, int sense);
+void fe_conn_track(fe_conn_t *cs);
 void fe_conn_close(fe_conn_t *cs);
 fe_conn_t *fe_conn_from_c(conn_rec *c);
 int fe_pre_connection(conn_rec *c, void *csd);
@@ -254,6 +258,9 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now);
 apr_time_t fe_metrics_next_tick(fe_child_t *ch);
 void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
 void fe_metrics_register_hooks(void);
+
+/* fe_backend.c */
+void fe_backend_register_hooks(void);
 
 /* fe_fdlimit.c */
 void fe_check_nofile(server_rec *s, int preflight);

@@ -1,0 +1,146 @@
+/*
+ * fe_backend.c: a slow or saturated backend must not take every worker.
+ *
+ * A request handed to mod_proxy (PHP-FPM through mod_proxy_fcgi, an
+ * upstream through mod_proxy_http) blocks its worker until the backend
+ * answers.  When the backend is saturated, such requests could occupy
+ * every worker of every child, and static files, /server-status and
+ * everything else would wait behind them.  So in each child at most
+ * FE_BACKEND_SHARE of the workers may be inside a proxy handler at once.
+ * A proxied request over that share is SUSPENDED (it holds no worker) and
+ * retried from a timed callback every FE_BACKEND_RETRY, on a worker, until
+ * a place is free; after max(Timeout, 60 s) it gets 503 with Retry-After.  The retry
+ * completes the request the way mod_dialup does, and fe_timer.c hands the
+ * connection back to the MPM.
+ *
+ * Only HTTP/1 connections the MPM owns are paced: HTTP/2 streams run in
+ * mod_http2's own threads.
+ *
+ * Must not: hold a worker while waiting, or count a request twice.
+ */
+#include "mpm_fastevent.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(mpm_fastevent);
+
+/* Of each child's workers, at most this share (in quarters) may wait on
+ * backends: the rest stay for everything else. */
+#define FE_BACKEND_QUARTERS 3
+#define FE_BACKEND_RETRY apr_time_from_msec(20)
+/* A waiting request holds no worker, only its connection, so it may wait
+ * as long as a backend could take to answer: Timeout, and at least this. */
+#define FE_BACKEND_MIN_WAIT apr_time_from_sec(60)
+
+typedef struct fe_backend_req {
+    int counted;                  /* holds one of the child's places */
+    apr_time_t waiting_since;     /* first refused */
+} fe_backend_req_t;
+
+static int fe_is_proxied(request_rec *r)
+{
+    return r->handler != NULL
+           && (strncmp(r->handler, "proxy:", 6) == 0
+               || strcmp(r->handler, "proxy-server") == 0);
+}
+
+static unsigned int fe_backend_places(void)
+{
+    int tpc = fe_g.lim.threads_per_child;
+    int n = tpc * FE_BACKEND_QUARTERS / 4;
+
+    return n < 1 ? 1 : (unsigned int)n;
+}
+
+static apr_status_t fe_backend_release(void *data)
+{
+    fe_child_t *ch = data;
+
+    apr_atomic_dec32(&ch->backend_busy);
+    return APR_SUCCESS;
+}
+
+static void fe_backend_retry(void *baton);
+
+/* Handler hook, first: take a place or wait for one without a worker. */
+static int fe_backend_handler(request_rec *r)
+{
+    fe_child_t *ch = fe_this_child;
+    fe_conn_t *cs = fe_conn_from_c(r->connection);
+    fe_backend_req_t *br;
+
+    if (ch == NULL || !fe_is_proxied(r) || r->main != NULL
+        || r->connection->master != NULL || cs == NULL || cs->fresh) {
+        return DECLINED;
+    }
+    br = ap_get_module_config(r->request_config, &mpm_fastevent_module);
+    if (br == NULL) {
+        br = apr_pcalloc(r->pool, sizeof *br);
+        ap_set_module_config(r->request_config, &mpm_fastevent_module, br);
+    }
+    if (br->counted) {
+        return DECLINED;
+    }
+    if (apr_atomic_inc32(&ch->backend_busy) < fe_backend_places()) {
+        br->counted = 1;
+        apr_pool_cleanup_register(r->pool, ch, fe_backend_release,
+                                  apr_pool_cleanup_null);
+        return DECLINED;                 /* go on to mod_proxy */
+    }
+    apr_atomic_dec32(&ch->backend_busy);
+    if (br->waiting_since == 0) {
+        br->waiting_since = apr_time_now();
+    }
+    else if (apr_time_now() - br->waiting_since
+             > (r->server->timeout > FE_BACKEND_MIN_WAIT
+                ? r->server->timeout : FE_BACKEND_MIN_WAIT)) {
+        apr_time_t now = apr_time_now();
+
+        if (now - ch->backend_logged >= apr_time_from_sec(1)) {
+            ch->backend_logged = now;    /* at most once a second */
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, FELOGNO(10180)
+                          "backend saturated: no place for a proxied "
+                          "request within %" APR_TIME_T_FMT " s (%u of "
+                          "ThreadsPerChild %d workers already wait on "
+                          "backends); answering 503.  Raise the backend's "
+                          "capacity (pm.max_children) or lower its "
+                          "response time",
+                          apr_time_sec(now - br->waiting_since),
+                          fe_backend_places(), fe_g.lim.threads_per_child);
+        }
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (ap_mpm_register_timed_callback(FE_BACKEND_RETRY, fe_backend_retry,
+                                       r) != APR_SUCCESS) {
+        return DECLINED;                 /* cannot wait: run it now */
+    }
+    return SUSPENDED;
+}
+
+/* Timed callback, on a worker: run the handler again; when it completes,
+ * finish the request as the core would have. */
+static void fe_backend_retry(void *baton)
+{
+    request_rec *r = baton;
+    int status;
+
+    apr_thread_mutex_lock(r->invoke_mtx);   /* the first round has ended */
+    status = ap_invoke_handler(r);
+    apr_thread_mutex_unlock(r->invoke_mtx);
+    if (status == SUSPENDED) {
+        return;                          /* waits again */
+    }
+    ap_die(status, r);
+    ap_process_request_after_handler(r);
+}
+
+void fe_backend_register_hooks(void)
+{
+    ap_hook_handler(fe_backend_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}
