@@ -423,6 +423,59 @@ def scenario_hard_restart(opts):
     log_clean(srv, "hard restart")
 
 
+def build_sbcorrupt(outdir):
+    """Compile the test-only module that corrupts the scoreboard."""
+    src = os.path.join(TREE, "t", "c-modules", "mod_fe_sbcorrupt.c")
+    out = os.path.join(outdir, "mod_fe_sbcorrupt.so")
+    inc = subprocess.run(["apxs", "-q", "INCLUDEDIR"], capture_output=True,
+                         text=True).stdout.strip()
+    apr = subprocess.run(["apr-1-config", "--cflags", "--cppflags",
+                          "--includes"], capture_output=True,
+                         text=True).stdout.split()
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-I" + inc] + apr +
+                   ["-o", out, src], check=True)
+    return out
+
+
+def scenario_corrupt_scoreboard(opts):
+    """A child writes hostile values into the scoreboard (a decoy pid in
+    its rows and in a free slot): the parent must not signal the decoy,
+    crash or lose track of its children."""
+    tmp = tempfile.mkdtemp(prefix="fe-sbc-")
+    so = build_sbcorrupt(tmp)
+    decoy = subprocess.Popen(["sleep", "60"])
+    try:
+        srv = Server(opts, DEFAULT_SIZING,
+                     "LoadModule fe_sbcorrupt_module %s\n"
+                     "<Location /sbcorrupt>\n  SetHandler fe-sbcorrupt\n"
+                     "</Location>\n" % so)
+        srv.start()
+        code, body = get(srv.port, "/sbcorrupt?%d" % decoy.pid)
+        check("corrupt: the test module wrote into the scoreboard",
+              code == 200, body.decode(errors="replace").strip())
+        time.sleep(2.5)                  # parent maintenance reads it
+        srv.send(signal.SIGUSR1)         # graceful restart
+        time.sleep(2.0)
+        ok = sum(1 for _ in range(20)
+                 if get(srv.port, "/index.html")[0] == 200)
+        check("corrupt: server serves after a graceful restart", ok == 20,
+              "%d of 20" % ok)
+        srv.send(signal.SIGHUP)          # hard restart reclaims children
+        time.sleep(2.0)
+        check("corrupt: server serves after a hard restart",
+              get(srv.port, "/index.html")[0] == 200)
+        took = srv.stop()
+        check("corrupt: stop ends every process",
+              took is not None and not srv.children(),
+              "%.2f s" % (took or -1))
+        check("corrupt: the decoy pid was never signalled",
+              decoy.poll() is None)
+        log_clean(srv, "corrupt")
+    finally:
+        decoy.kill()
+        decoy.wait()
+
+
 SCENARIOS = [
     ("graceful_load", scenario_graceful_load),
     ("slot_storm", scenario_slot_storm),
@@ -430,6 +483,7 @@ SCENARIOS = [
     ("graceful_stop_drains", scenario_graceful_stop_drains),
     ("max_conns", scenario_max_conns),
     ("hard_restart", scenario_hard_restart),
+    ("corrupt_scoreboard", scenario_corrupt_scoreboard),
 ]
 
 
