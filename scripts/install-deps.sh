@@ -23,6 +23,8 @@ PACKAGES=(
     php-fpm openssl
     # Debian package build and its test
     build-essential debhelper dpkg-dev fakeroot lintian
+    # scale-out test behind HAProxy
+    haproxy
 )
 
 missing=()

@@ -60,6 +60,7 @@ if [ "$(id -u)" -ne 0 ]; then
     suite "make -f Makefile.apxs test (as $(id -un), in $SRC)" \
         make -f Makefile.apxs test
     suite "restarts and process management" python3 t/restarts/run.py
+    suite "scale-out behind HAProxy" python3 t/haproxy/run.py
     summary
     exit $?
 fi
@@ -120,6 +121,8 @@ suite "make -f Makefile.apxs test: unit tests, symbols, log tags, Apache::Test (
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- make -f Makefile.apxs test"
 suite "restarts and process management (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/restarts/run.py"
+suite "scale-out behind HAProxy with the PROXY protocol (as $TUSER)" \
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/haproxy/run.py"
 suite "Debian package: build, install, switch MPM, serve, remove (as root)" \
     bash "$SRC/t/debian/test-deb.sh"
 summary
