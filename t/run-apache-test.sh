@@ -5,8 +5,11 @@
 # refuses root; scripts/test.sh arranges that).  Steps:
 #   1. generate t/TEST (perl t/TEST.PL); stop a stale test server left by
 #      an interrupted run (t/TEST -stop)
-#   2. write t/conf/fastevent-base.conf (the MPM + the stock modules we need)
-#   3. generate the static files the tests fetch (t/htdocs/fe/)
+#   2. write t/conf/fastevent-base.conf (the MPM + the stock modules we need,
+#      and http2, ssl, socache_shmcb, proxy, proxy_fcgi, dialup when present)
+#   3. generate the static files the tests fetch (t/htdocs/fe/, including
+#      fe/dialup/25k.bin and fe/php/fe.php) and ssl.t's self-signed
+#      certificate (t/logs/fe-ssl/)
 #   4. refuse to start when the test port is busy
 #   5. two phases, each with its own server (t/TEST -start-httpd, then
 #      t/TEST -run-tests, then t/TEST -stop):
@@ -77,6 +80,18 @@ stop_server() {
     if [ -f t/conf/apache_test_config.pm ]; then
         perl t/TEST -stop >/dev/null 2>&1 || true
     fi
+    # a PHP-FPM left behind by an interrupted php.t (which starts and stops
+    # its own); only that process, by the PID in its pid file
+    if [ -f t/logs/php-fpm.pid ]; then
+        fpid=$(cat t/logs/php-fpm.pid 2>/dev/null)
+        case "$fpid" in
+            ''|*[!0-9]*) ;;
+            *) if grep -q php-fpm "/proc/$fpid/cmdline" 2>/dev/null; then
+                   kill -TERM "$fpid" 2>/dev/null || true
+               fi ;;
+        esac
+        rm -f t/logs/php-fpm.pid
+    fi
 }
 stop_server
 
@@ -98,6 +113,16 @@ BASE=t/conf/fastevent-base.conf
         so="$MODDIR/mod_$m.so"
         [ -f "$so" ] || die "$so not found"
         echo "LoadModule ${m}_module $so"
+    done
+    # Optional: the thread-safe module stack (h2.t, ssl.t, php.t, timers.t
+    # skip their tests when a module is missing from this httpd build).
+    for m in http2 socache_shmcb ssl proxy proxy_fcgi dialup; do
+        so="$MODDIR/mod_$m.so"
+        if [ -f "$so" ]; then
+            echo "LoadModule ${m}_module $so"
+        else
+            say "note: $so not found, its tests will be skipped" >&2
+        fi
     done
     if [ -f /etc/mime.types ]; then
         echo "TypesConfig /etc/mime.types"
@@ -127,6 +152,32 @@ perl -e '
         close $fh or die "$f: $!";
     }
 ' t/htdocs/fe || die "cannot generate t/htdocs/fe"
+
+# timers.t: mod_dialup paces t/htdocs/fe/dialup/ (see extra.conf.in)
+mkdir -p t/htdocs/fe/dialup
+head -c 25000 t/htdocs/fe/1m.bin > t/htdocs/fe/dialup/25k.bin \
+    || die "cannot generate t/htdocs/fe/dialup"
+
+# php.t: the PHP script served through mod_proxy_fcgi (t/php/ is the
+# committed source; t/htdocs/ is generated)
+mkdir -p t/htdocs/fe/php
+cp t/php/fe.php t/htdocs/fe/php/fe.php || die "cannot copy t/php/fe.php"
+
+# ---------------------------------------------------------------- 3b. TLS key
+# ssl.t: a throw-away self-signed certificate for the TLS virtual host
+# (t/conf/extra.conf.in).  Not under t/conf/ssl/: that directory would make
+# Apache::Test generate its own CA.
+if [ -f "$MODDIR/mod_ssl.so" ]; then
+    rm -rf t/logs/fe-ssl
+    mkdir -p t/logs/fe-ssl
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout t/logs/fe-ssl/server.key -out t/logs/fe-ssl/server.crt \
+        -days 7 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" >/dev/null 2>&1 \
+        || { rm -rf t/logs/fe-ssl
+             say "warning: cannot generate the test certificate (openssl missing?): ssl.t will be skipped" >&2; }
+fi
 
 # ---------------------------------------------------------------- 4. port check
 if ! perl -MIO::Socket::INET -e '

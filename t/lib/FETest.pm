@@ -23,10 +23,11 @@ use Time::HiRes ();
 
 our @EXPORT = qw(
     fe_host fe_port fe_var fe_expected_mpm
-    fe_connect fe_send fe_request_text fe_read_response fe_wait_eof
+    fe_connect fe_connect_ssl fe_send fe_request_text fe_read_response
+    fe_wait_eof fe_readable
     fe_get fe_request fe_status_auto fe_status_html
     fe_server_pid fe_child_pids fe_error_log fe_log_since_start
-    fe_log_clean_ok fe_now
+    fe_log_clean_ok fe_now fe_which fe_run fe_slurp
 );
 
 my $LOG_START;          # error_log size when the .t started
@@ -103,6 +104,55 @@ sub fe_log_clean_ok {
     return $ok;
 }
 
+# ------------------------------------------------------------------ tools
+
+# Full path of an executable (searched in $PATH, /usr/sbin, /usr/bin), or
+# undef.  fe_which('php-fpm*') takes the last match of a glob (the newest
+# php-fpmX.Y).
+sub fe_which {
+    my $name = shift;
+    my @dirs = ((split /:/, $ENV{PATH} // ''), '/usr/local/sbin', '/usr/local/bin',
+                '/usr/sbin', '/usr/bin', '/sbin', '/bin');
+    for my $d (grep { length } @dirs) {
+        my @hits = $name =~ /[*?]/ ? sort(glob "$d/$name") : ("$d/$name");
+        @hits = grep { -f $_ && -x _ } @hits;
+        return $hits[-1] if @hits;
+    }
+    return;
+}
+
+# fe_run(SECONDS, CMD, ARGS...): run a command (no shell) with stderr merged
+# into stdout, killed after SECONDS (timeout(1)).  Returns (exit status,
+# output); the status is 124 on timeout, -1 when it could not be started.
+sub fe_run {
+    my($secs, @cmd) = @_;
+    my $pid = open(my $fh, '-|');
+    return (-1, "fork: $!") unless defined $pid;
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        open STDIN, '<', '/dev/null';
+        { no warnings 'exec'; exec 'timeout', '--kill-after=5', $secs, @cmd; }
+        print "exec timeout @cmd: $!\n";
+        require POSIX;
+        POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    return ($? == -1 ? -1 : $? >> 8, defined $out ? $out : '');
+}
+
+# Contents of a file ('' when missing), binary.
+sub fe_slurp {
+    my $f = shift;
+    open my $fh, '<', $f or return '';
+    binmode $fh;
+    local $/;
+    my $data = <$fh>;
+    close $fh;
+    return defined $data ? $data : '';
+}
+
 # ------------------------------------------------------------------ sockets
 
 # fe_connect(rcvbuf => BYTES, timeout => SECONDS)
@@ -129,6 +179,40 @@ sub fe_connect {
     $s->autoflush(1);
     ${*$s}{fe_buf} = '';
     return $s;
+}
+
+# fe_connect_ssl(port => PORT, alpn => ['h2', 'http/1.1'], timeout => SECONDS)
+# A TLS connection to 127.0.0.1 (certificate not verified: the test server's
+# is self-signed).  Returns undef on failure, the reason in $FETest::ERR.
+sub fe_connect_ssl {
+    my %o = @_;
+    require IO::Socket::SSL;
+    my $s = IO::Socket::SSL->new(
+        PeerHost => fe_host(),
+        PeerPort => $o{port},
+        Proto    => 'tcp',
+        Timeout  => $o{timeout} || 5,
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
+        SSL_hostname    => 'localhost',
+        ($o{alpn} ? (SSL_alpn_protocols => $o{alpn}) : ()),
+    );
+    unless ($s) {
+        no warnings 'once';
+        $FETest::ERR = "TLS connect: " . ($IO::Socket::SSL::SSL_ERROR || $!);
+        return;
+    }
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1);
+    $s->autoflush(1);
+    ${*$s}{fe_buf} = '';
+    return $s;
+}
+
+# Wait up to $secs for $s to be readable.  A TLS socket may hold decrypted
+# bytes that select() cannot see: those count as readable.
+sub fe_readable {
+    my($s, $secs) = @_;
+    return 1 if $s->can('pending') && $s->pending;
+    return IO::Select->new($s)->can_read($secs) ? 1 : 0;
 }
 
 sub fe_send {
@@ -176,12 +260,11 @@ sub fe_request_text {
 our $ERR = '';
 sub _fill {
     my($s, $deadline, $want_cb) = @_;
-    my $sel = IO::Select->new($s);
     while (1) {
         return 1 if $want_cb->(${*$s}{fe_buf});
         my $left = $deadline - fe_now();
         if ($left <= 0) { $ERR = 'timeout'; return undef }
-        next unless $sel->can_read($left);
+        next unless fe_readable($s, $left);
         my $n = sysread($s, my $chunk, 65536);
         if (!defined $n) {
             next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
@@ -272,12 +355,11 @@ sub fe_read_response {
 sub fe_wait_eof {
     my($s, $timeout) = @_;
     my $t0 = fe_now();
-    my $sel = IO::Select->new($s);
     my $data = '';
     while (1) {
         my $left = $t0 + $timeout - fe_now();
         return ('timeout', fe_now() - $t0, $data) if $left <= 0;
-        next unless $sel->can_read($left);
+        next unless fe_readable($s, $left);
         my $n = sysread($s, my $chunk, 65536);
         if (!defined $n) {
             next if $! == EINTR || $! == EAGAIN;
