@@ -231,12 +231,28 @@ static void fe_set_accepting(fe_child_t *ch, int on)
     ch->listeners_disabled = !on;
     fe_sb_set_accepting(ch, on);
     fe_metrics_paused(ch->metrics, on);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10134)
-                 "%s accepting connections (%u open, %u lingering, "
-                 "limit %u = ThreadsPerChild x (AsyncRequestWorkerFactor "
-                 "+ 1))", on ? "resumed" : "paused",
-                 apr_atomic_read32(&ch->conns),
-                 apr_atomic_read32(&ch->lingering), ch->accept_limit);
+    /* A pause while running (not the stop) is worth an admin's attention,
+     * once a minute per child; the resume that follows is logged with it. */
+    if (!ch->listener_may_exit
+        && (on ? ch->pause_logged : ch->loop_now - ch->pause_logged_at
+                                    >= apr_time_from_sec(60))) {
+        ch->pause_logged = !on;
+        ch->pause_logged_at = on ? ch->pause_logged_at : ch->loop_now;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10134)
+                     "%s accepting connections: %u open, %u lingering, "
+                     "%u silent, %u of %d workers stuck in long requests; "
+                     "a child takes connections while fewer than "
+                     "(workers not stuck) x (AsyncRequestWorkerFactor %g + "
+                     "1) are open, at most %u in all%s",
+                     on ? "resumed" : "paused",
+                     apr_atomic_read32(&ch->conns),
+                     apr_atomic_read32(&ch->lingering), ch->fresh_count,
+                     ch->stuck, ch->nstarted, fe_g.lim.worker_factor,
+                     ch->hard_cap, on ? "" : " (other children or the "
+                     "kernel's backlog take new connections meanwhile; "
+                     "if this repeats, raise MaxRequestWorkers or "
+                     "AsyncRequestWorkerFactor)");
+    }
 }
 
 /*
