@@ -259,7 +259,7 @@ static void check_workers_multiple(fe_limits_t *l, check_ctx_t *cx)
 {
     int tpc = l->threads_per_child;
     int n = l->max_workers / tpc, rest = l->max_workers % tpc;
-    long long up = (long long)(n + 1) * tpc;
+    long long up = ((long long)n + 1) * tpc;   /* n may be INT_MAX */
     char alt[32] = "";
 
     if (rest == 0) {

@@ -44,6 +44,7 @@ apr_uint64_t fe_hist_percentile(const apr_uint32_t *counts, double pct)
     /* the smallest count that reaches pct percent, at least 1 */
     want = (apr_uint64_t)((double)total * pct / 100.0 + 0.999999);
     want = want ? want : 1;
+    want = want > total ? total : want;   /* double rounding, huge totals */
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
         seen += counts[b];
         if (seen >= want) {

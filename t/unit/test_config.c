@@ -76,6 +76,8 @@ static void test_consistent_configs(void)
     fe_limits_t l, before;
     rec_t r = {0};
 
+    memset(&l, 0, sizeof l);        /* memcmp below sees the padding */
+
     fe_limits_defaults(&l);
     before = l;
     FE_ASSERT_EQ_INT(fe_limits_check(&l, 0, 0, rec_diag, &r), 0);
@@ -390,6 +392,11 @@ static void run_clamp_case(const clamp_case_t *c)
     rec_t r = {0};
     int got;
 
+    /* memcmp below compares padding too: start from zeroed structs */
+    memset(&l, 0, sizeof l);
+    memset(&want, 0, sizeof want);
+    memset(&again, 0, sizeof again);
+
     apply(&l, &c->in);
     apply(&want, &c->want);
     got = fe_limits_check(&l, c->first_sl, c->first_tl, rec_diag, &r);
@@ -487,6 +494,23 @@ static void test_restart_freeze_both(void)
     FE_ASSERT_EQ_INT(l.active_daemons_limit, 64);
 }
 
+/* Regression (fuzz_directives, UBSan): rounding MaxRequestWorkers to
+ * whole processes overflowed int with ThreadsPerChild 1 and
+ * MaxRequestWorkers INT_MAX. */
+static void test_workers_int_max(void)
+{
+    fe_limits_t l;
+
+    memset(&l, 0, sizeof l);
+    fe_limits_defaults(&l);
+    l.threads_per_child = 1;
+    l.max_workers = 2147483647;
+    fe_limits_check(&l, 0, 0, NULL, NULL);
+    FE_ASSERT_EQ_INT(l.max_workers, l.active_daemons_limit
+                                    * l.threads_per_child);
+    CU_ASSERT(l.active_daemons_limit <= l.server_limit);
+}
+
 static const fe_test_case_t cases[] = {
     {"defaults are stock event's", test_defaults},
     {"consistent configs report nothing", test_consistent_configs},
@@ -495,6 +519,7 @@ static const fe_test_case_t cases[] = {
     {"clamp rules, tags and wording", test_clamp_rules},
     {"warnings are single lines", test_messages_single_line},
     {"restart freezes ServerLimit and ThreadLimit", test_restart_freeze_both},
+    {"MaxRequestWorkers INT_MAX (fuzz regression)", test_workers_int_max},
     {NULL, NULL}
 };
 

@@ -49,10 +49,24 @@ static void test_single_value(void)
     FE_ASSERT_EQ_U64(fe_hist_percentile(c, 99.9), 2);
 }
 
+/* Regression (fuzz_hist): p100 of 2^34+ values rounded past the total. */
+static void test_huge_totals(void)
+{
+    apr_uint32_t c[FE_HIST_BUCKETS] = { 0 };
+    int b;
+
+    for (b = 0; b < 5; b++) {
+        c[b] = 0xffffffffu;
+    }
+    FE_ASSERT_EQ_U64(fe_hist_percentile(c, 100), 32);
+    FE_ASSERT_EQ_U64(fe_hist_percentile(c, 99.9999), 32);
+}
+
 static const fe_test_case_t cases[] = {
     {"bucket of a value", test_buckets},
     {"percentiles", test_percentiles},
     {"single value", test_single_value},
+    {"huge totals (fuzz_hist regression)", test_huge_totals},
     {NULL, NULL}
 };
 
