@@ -25,6 +25,8 @@ PACKAGES=(
     build-essential debhelper dpkg-dev fakeroot lintian
     # scale-out test behind HAProxy
     haproxy
+    # sanitizer pass of the unit tests in CI (ASan/UBSan come with gcc)
+    valgrind
 )
 
 missing=()

@@ -59,6 +59,7 @@ summary() {
 if [ "$(id -u)" -ne 0 ]; then
     suite "make -f Makefile.apxs test (as $(id -un), in $SRC)" \
         make -f Makefile.apxs test
+    suite "unit tests under ASan+UBSan and valgrind" bash scripts/sanitize-ci.sh
     suite "restarts and process management" python3 t/restarts/run.py
     suite "scale-out behind HAProxy" python3 t/haproxy/run.py
     summary
@@ -117,6 +118,8 @@ else
 fi
 chown -R "$TUSER": "$WORK"
 
+suite "unit tests under ASan+UBSan (LeakSanitizer) and valgrind (as $TUSER)" \
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- bash scripts/sanitize-ci.sh"
 suite "make -f Makefile.apxs test: unit tests, symbols, log tags, Apache::Test (as $TUSER, in $WORK)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- make -f Makefile.apxs test"
 suite "restarts and process management (as $TUSER)" \
