@@ -24,6 +24,8 @@
 
 #include <apr_atomic.h>
 #include <stddef.h>
+#include <errno.h>
+#include <sys/socket.h>
 
 APLOG_USE_MODULE(mpm_fastevent);
 
@@ -33,6 +35,7 @@ APLOG_USE_MODULE(mpm_fastevent);
 #define FE_ACCEPT_BATCH 16
 /* Longest wait for the first bytes of a new connection. */
 #define FE_FIRST_BYTE_SECS 20
+
 
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs);
@@ -257,12 +260,14 @@ static void fe_set_accepting(fe_child_t *ch, int on)
 
 /*
  * Workers that have run one item for more than FE_STUCK_AFTER (a long
- * download, a slow backend) cannot take a new connection soon, so they do
- * not count toward what this child may accept: a connection accepted into
- * a child whose every worker is stuck would wait behind them while other
- * children have workers free.  Counted at most every FE_STUCK_RECOUNT.
+ * download, a slow backend, a client trickling its request head) cannot
+ * take a new connection soon, so they do not count toward what this child
+ * may accept; and while any are stuck, a child whose ready connections
+ * already outnumber its idle workers takes no more: they would wait
+ * behind the stuck ones while other children have workers free.  Counted
+ * at most every FE_STUCK_RECOUNT.
  */
-#define FE_STUCK_AFTER   apr_time_from_msec(500)
+#define FE_STUCK_AFTER   apr_time_from_msec(100)
 #define FE_STUCK_RECOUNT apr_time_from_msec(50)
 
 static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
@@ -284,19 +289,52 @@ static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
     return n;
 }
 
-/* At the hard cap, make room by closing the connection that has stayed
- * silent longest (it sent nothing since it was accepted).  Returns 1 when
- * one was evicted. */
+/* Is there nothing at all to read on this socket yet (or only EOF)? */
+static int fe_really_silent(fe_conn_t *cs)
+{
+    apr_os_sock_t fd = -1;
+    char c;
+
+    apr_os_sock_get(&fd, cs->sock);
+    return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0
+           && (errno == EAGAIN || errno == EWOULDBLOCK || errno == 0);
+}
+
+/*
+ * At the hard cap, make room by closing the connection that has stayed
+ * silent longest, for FE_EVICT_AFTER at least (a client may take a moment
+ * between connect() and its first write).  The oldest may already have
+ * its request in
+ * the socket, not yet seen by the listener, and closing it would reset the
+ * client: so the few oldest are checked with a non-blocking peek and only
+ * one with nothing to read is closed.  Returns 1 when one was evicted.
+ * Runs only at the cap.
+ */
+#define FE_EVICT_LOOK 8
+/* A client may take a moment between connect() and its first write. */
+#define FE_EVICT_AFTER apr_time_from_msec(250)
+
 static int fe_evict_fresh(fe_child_t *ch)
 {
     fe_conn_t *cs = NULL;
+    fe_tq_node_t *n;
+    int looked = 0;
 
     apr_thread_mutex_lock(ch->tq_mutex);
-    if (ch->fresh_q.head != NULL) {
-        cs = (fe_conn_t *)((char *)ch->fresh_q.head
-                           - offsetof(fe_conn_t, tq));
-        fe_unpark_locked(ch, cs);
-        cs->kill = FE_KILL_CLOSE;
+    for (n = ch->fresh_q.head; n != NULL && looked < FE_EVICT_LOOK;
+         n = n->next, looked++) {
+        fe_conn_t *cand = (fe_conn_t *)((char *)n - offsetof(fe_conn_t, tq));
+
+        if (n->stamp + FE_EVICT_AFTER > ch->loop_now) {
+            break;                       /* the rest are younger still */
+        }
+        errno = 0;
+        if (fe_really_silent(cand)) {
+            cs = cand;
+            fe_unpark_locked(ch, cs);
+            cs->kill = FE_KILL_CLOSE;
+            break;
+        }
     }
     apr_thread_mutex_unlock(ch->tq_mutex);
     if (cs == NULL) {
@@ -313,6 +351,10 @@ static int fe_may_accept(fe_child_t *ch)
 
     if ((unsigned int)ch->nstarted <= stuck) {
         return 0;     /* no worker free soon (or none started yet) */
+    }
+    if (stuck > 0
+        && fe_queue_length(ch->queue) >= fe_queue_idlers(ch->queue) + 1) {
+        return 0;     /* work already waits here without a worker */
     }
     f.conns = apr_atomic_read32(&ch->conns);
     if (f.conns >= ch->hard_cap && !fe_evict_fresh(ch)) {
@@ -603,6 +645,13 @@ static unsigned int fe_keepalive_count(fe_child_t *ch)
 static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
 {
     apr_time_t tick = fe_metrics_next_tick(ch);
+
+    /* Keep mod_status's connection counts true on a quiet child too:
+     * while they lag, look again within a second. */
+    if (ch->published_conns != apr_atomic_read32(&ch->conns)
+        && now + apr_time_from_sec(1) < tick) {
+        tick = now + apr_time_from_sec(1);
+    }
     apr_time_t next = fe_timers_plan(ch, tick < ch->next_wakeup
                                          ? tick : ch->next_wakeup);
     apr_interval_time_t t;

@@ -65,7 +65,8 @@ void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
     if (ps == NULL) {
         return;
     }
-    ps->connections = apr_atomic_read32(&ch->conns);
+    ch->published_conns = apr_atomic_read32(&ch->conns);
+    ps->connections = ch->published_conns;
     ps->lingering_close = apr_atomic_read32(&ch->lingering);
     ps->suspended = apr_atomic_read32(&ch->suspended);
     ps->keep_alive = keep_alive;

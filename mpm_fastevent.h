@@ -200,6 +200,7 @@ typedef struct fe_child {
     apr_time_t stuck_checked;         /**< listener: when stuck was counted */
     apr_time_t loop_now;              /**< listener: this iteration's time */
     int pause_logged;                 /**< listener: FE10134 pause logged */
+    apr_uint32_t published_conns;     /**< listener: last ps->connections */
     apr_time_t pause_logged_at;
     fe_metrics_t *metrics;            /**< our slot of the metrics segment */
     apr_uint32_t rate_base;           /**< listener: accepts a second ago */
