@@ -1,0 +1,1253 @@
+#!/usr/bin/env python3
+"""Hostile-client scenarios for mpm_fastevent.
+
+Each scenario starts its own server (apache2 -f <generated config>, on
+127.0.0.1 only, sized like a small production box: StartServers 2,
+ServerLimit 16, ThreadsPerChild 25, MaxRequestWorkers 400,
+AsyncRequestWorkerFactor 2, Timeout 10, KeepAliveTimeout 5, LogLevel warn,
+without mod_reqtimeout: the MPM itself must cope), runs bounded hostile
+clients in child processes (asyncio, one process per group of at most 1000
+sockets, their connects spread over 1 s) and, in parallel, a probe process
+that opens a new connection and GETs /index.html every 20 ms, recording
+success and latency.
+
+"AcceptFilter http none": with the default ("data", TCP_DEFER_ACCEPT 30 s
+on Linux) the kernel keeps silent connections from the server for 30 s,
+so the silent-connection scenarios would test the kernel, not the MPM.
+
+Scenarios: a 3000 silent connections; b slowloris, 1000 connections, a
+header line every 2 s; b2 the same with 300 (fewer than MaxRequestWorkers,
+so a worker is free for each); c 100 slow readers of 1 MiB at 4 KiB/s; d
+200 clients resetting mid-response; e 300 garbage senders; f 200
+half-closers; g 50 x 100 pipelined GETs; h 16 KiB header field; i the
+combined flood (a + d + e + f at once).
+
+Afterwards it checks, per scenario:
+
+  - probe: served >= 99 % and p99 < 100 ms (combined flood: >= 95 % and
+    p99 < 200 ms), with the measured numbers in the check text;
+  - what the scenario itself promises (EOF within Timeout + 5 s for silent
+    and slowloris sockets, full responses for half-closers, 5000 pipelined
+    responses in order, 400 + close for an oversized header field, ...);
+  - descriptors of the server processes (sum of /proc/<pid>/fd over the
+    parent and children) back to the baseline within Timeout + 5 s after
+    the hostile clients are gone (allowing for processes started or
+    retired meanwhile: each process is compared with the baseline of its
+    kind);
+  - /server-status?auto: BusyWorkers <= 2 and ConnsTotal <= 2 afterwards;
+  - no crash lines (crit/alert/emerg, "exit signal Segm", AddressSanitizer)
+    and at most ERRLOG_MAX lines added to the error log (LogLevel warn).
+
+Everything is bounded: every socket has a timeout, every client stops by
+itself, client processes are joined with a deadline (and terminated by PID
+if late), each server is stopped by the PID in its PidFile.  The whole run
+takes about 5 minutes.  Closes with "hostile: N passed, N failed" and exits
+non-zero if a check failed.
+
+Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
+                        [--event] [--only a,b,...] [--port N] [--keep]
+                        [--scale F]
+
+  --event   run against the stock event MPM (comparison; expected to fail
+            some checks)
+  --scale   multiply the client counts (e.g. 0.1 for a quick try)
+  --keep    keep the server directories (config, error_log) for inspection
+"""
+import argparse
+import asyncio
+import math
+import multiprocessing
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TREE = os.path.dirname(os.path.dirname(HERE))
+MODDIR = "/usr/lib/apache2/modules"
+HTTPD = "/usr/sbin/apache2"
+HOST = "127.0.0.1"
+
+TIMEOUT = 10                    # server Timeout
+KA_TIMEOUT = 5                  # server KeepAliveTimeout
+EOF_DEADLINE = TIMEOUT + 5      # hostile sockets must see EOF by then
+HOLD_MAX = EOF_DEADLINE + 3     # ... clients wait this long to measure it
+SETTLE = TIMEOUT + 5            # fds and scoreboard back within this
+ERRLOG_MAX = 10                 # lines the error log may gain per scenario
+PROBE_EVERY = 0.020
+PROBE_TIMEOUT = 5.0
+BIG = 1 << 20
+NPIPE = 100
+CHUNK = 1000                    # sockets per client process
+RAMP = 1.0                      # s over which a group's clients connect
+
+CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
+                      r"AddressSanitizer|runtime error:")
+
+SIZING = """StartServers 2
+ServerLimit 16
+ThreadsPerChild 25
+MaxRequestWorkers 400
+AsyncRequestWorkerFactor %s"""
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print("%s - %s%s" % ("ok" if ok else "not ok", name,
+                          (": " + detail) if detail else ""), flush=True)
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+# ------------------------------------------------------------------ server
+
+class Server:
+    """One apache2 instance with a generated configuration."""
+
+    def __init__(self, opts, factor=2, extra="", sizing=None, mods=(),
+                 prefix="fe-hostile-"):
+        self.opts = opts
+        self.port = opts.port
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        docs = os.path.join(self.dir, "htdocs")
+        os.makedirs(os.path.join(docs, "p"))
+        os.makedirs(os.path.join(self.dir, "logs"))
+        with open(os.path.join(docs, "index.html"), "w") as f:
+            f.write("hello\n")
+        with open(os.path.join(docs, "big.bin"), "wb") as f:
+            f.write(os.urandom(BIG))
+        for i in range(NPIPE):
+            with open(os.path.join(docs, "p", "%d.txt" % i), "w") as f:
+                f.write("pipelined response %d\n" % i)
+        user = ""
+        if os.geteuid() == 0:
+            user = "User www-data\nGroup www-data\n"
+            os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "httpd.conf")
+        mods = ["authz_core", "mime", "dir", "status"] + list(mods)
+        with open(self.conf, "w") as f:
+            f.write("ServerRoot %s\n" % self.dir)
+            f.write("LoadModule %s %s\n" % (opts.name, opts.module))
+            for m in mods:
+                f.write("LoadModule %s_module %s/mod_%s.so\n" % (m, MODDIR, m))
+            f.write("""TypesConfig /etc/mime.types
+Listen %s:%d
+ServerName localhost
+PidFile %s/logs/httpd.pid
+ErrorLog %s/logs/error_log
+LogLevel warn
+DocumentRoot %s/htdocs
+%sTimeout %d
+KeepAlive On
+KeepAliveTimeout %d
+LimitRequestFieldSize 8190
+AcceptFilter http none
+EnableSendfile On
+ExtendedStatus On
+<Location /server-status>
+  SetHandler server-status
+</Location>
+%s
+%s
+""" % (HOST, self.port, self.dir, self.dir, self.dir, user, TIMEOUT,
+                KA_TIMEOUT, sizing or SIZING % factor, extra))
+
+    def start(self):
+        subprocess.run([HTTPD, "-f", self.conf, "-k", "start"], check=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if get(self.port, "/index.html", timeout=1)[0] == 200:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("server did not answer on port %d" % self.port)
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.dir, "logs", "httpd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def children(self):
+        pid = self.pid()
+        if pid is None:
+            return []
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                             capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+    def send(self, sig):
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, sig)
+
+    def fds(self):
+        """(parent fd count, [child fd counts])."""
+        def count(p):
+            try:
+                return len(os.listdir("/proc/%d/fd" % p))
+            except OSError:
+                return 0
+        pid = self.pid()
+        return (count(pid) if pid else 0,
+                [c for c in (count(k) for k in self.children()) if c])
+
+    def rss_kb(self):
+        pid = self.pid()
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except (OSError, TypeError):
+            pass
+        return 0
+
+    def status(self, timeout=3):
+        code, body = get(self.port, "/server-status?auto", timeout=timeout)
+        out = {}
+        if code != 200:
+            return out
+        for line in body.decode(errors="replace").splitlines():
+            k, _, v = line.partition(":")
+            out[k.strip()] = v.strip()
+        return out
+
+    def log_lines(self):
+        try:
+            with open(os.path.join(self.dir, "logs", "error_log"),
+                      errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+    def stop(self, limit=15):
+        """SIGTERM the parent (PidFile); SIGKILL it and its children by
+        PID if still there after `limit` s.  Returns seconds or None."""
+        pid = self.pid()
+        if pid is None:
+            return 0.0
+        kids = self.children()
+        t0 = time.time()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return 0.0
+        while time.time() - t0 < limit:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return time.time() - t0
+            time.sleep(0.05)
+        for p in [pid] + kids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return None
+
+    def cleanup(self):
+        if not self.opts.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def kernel_counters():
+    """TcpExt counters of the listen queues (this network namespace)."""
+    want = ("ListenOverflows", "ListenDrops", "TCPReqQFullDoCookies")
+    out = {}
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+        for head, vals in zip(lines[0::2], lines[1::2]):
+            if head.startswith("TcpExt:"):
+                for k, v in zip(head.split()[1:], vals.split()[1:]):
+                    if k in want:
+                        out[k] = int(v)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def get(port, path, timeout=5.0):
+    """One HTTP/1.1 GET on a fresh connection; returns (status, body)."""
+    try:
+        s = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError as e:
+        return (-1, str(e).encode())
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
+                   "Connection: close\r\n\r\n" % path).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as e:
+        return (-2, str(e).encode())
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.1 (\d+)", head)
+    return (int(m.group(1)) if m else 0, body)
+
+
+# ------------------------------------------------------- response parsing
+
+def parse_one(buf):
+    """Parse one response at the start of buf: (status, body, rest) or
+    None when incomplete.  Content-Length only (static files)."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = buf[:end].decode("latin-1")
+    m = re.match(r"HTTP/1\.[01] (\d+)", head)
+    status = int(m.group(1)) if m else 0
+    m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+    clen = int(m.group(1)) if m else 0
+    if len(buf) < end + 4 + clen:
+        return None
+    return status, buf[end + 4:end + 4 + clen], buf[end + 4 + clen:]
+
+
+# ------------------------------------------------------- async clients
+
+def _now():
+    return time.monotonic()
+
+
+async def aconnect(port, timeout, rcvbuf=None):
+    loop = asyncio.get_running_loop()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    try:
+        await asyncio.wait_for(loop.sock_connect(s, (HOST, port)), timeout)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+async def arecv(s, n, deadline):
+    """recv with an absolute (monotonic) deadline; raises TimeoutError."""
+    rem = deadline - _now()
+    if rem <= 0:
+        raise asyncio.TimeoutError()
+    return await asyncio.wait_for(
+        asyncio.get_running_loop().sock_recv(s, n), rem)
+
+
+async def asend(s, data, deadline):
+    rem = max(deadline - _now(), 0.001)
+    await asyncio.wait_for(
+        asyncio.get_running_loop().sock_sendall(s, data), rem)
+
+
+async def wait_eof(s, deadline):
+    """Read until EOF/reset or deadline: ('eof'|'reset'|'timeout', bytes)."""
+    got = b""
+    try:
+        while True:
+            chunk = await arecv(s, 65536, deadline)
+            if not chunk:
+                return "eof", got
+            got += chunk
+    except asyncio.TimeoutError:
+        return "timeout", got
+    except OSError:
+        return "reset", got
+
+
+def rst_close(s):
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    s.close()
+
+
+def new_res():
+    return {"n": 0, "connect_fail": 0, "closed_times": [], "no_eof": 0,
+            "early_close": 0, "fail": 0, "ok": 0, "codes": {}, "errors": {},
+            "iterations": 0, "bytes": [], "examples": []}
+
+
+def err(res, what):
+    res["errors"][what] = res["errors"].get(what, 0) + 1
+
+
+async def c_silent(port, res, end):
+    """Connect, send nothing, wait for the server to close (<= HOLD_MAX)."""
+    try:
+        s = await aconnect(port, 10)
+    except (OSError, asyncio.TimeoutError):
+        res["connect_fail"] += 1
+        return
+    res["n"] += 1
+    t0 = _now()
+    how, got = await wait_eof(s, t0 + HOLD_MAX)
+    s.close()
+    if how == "timeout":
+        res["no_eof"] += 1
+    else:
+        res["closed_times"].append(_now() - t0)
+        k = "%s after %ds%s" % (how, int(_now() - t0),
+                                " with %d bytes" % len(got) if got else "")
+        res["codes"][k] = res["codes"].get(k, 0) + 1
+
+
+async def c_slowloris(port, res, end):
+    """A partial request head, one header line every 2 s until `end`, then
+    silence; wait for EOF up to HOLD_MAX after the last byte."""
+    try:
+        s = await aconnect(port, 10)
+    except (OSError, asyncio.TimeoutError):
+        res["connect_fail"] += 1
+        return
+    res["n"] += 1
+    last = _now()
+    try:
+        await asend(s, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n",
+                    last + 5)
+        i = 0
+        while _now() + 2 < end:
+            await asyncio.sleep(2.0 + random.uniform(-0.2, 0.2))
+            await asend(s, b"X-Slow-%d: %d\r\n" % (i, i), _now() + 5)
+            last = _now()
+            i += 1
+    except (OSError, asyncio.TimeoutError):
+        res["early_close"] += 1     # the server closed (or reset) it
+        s.close()
+        res["closed_times"].append(0.0)
+        return
+    how, _ = await wait_eof(s, last + HOLD_MAX)
+    s.close()
+    if how == "timeout":
+        res["no_eof"] += 1
+    else:
+        res["closed_times"].append(_now() - last)
+
+
+async def c_slowreader(port, res, end):
+    """GET /big.bin through a 4 KiB receive buffer, reading 4 KiB/s until
+    `end`; a server close before the whole body is a failure."""
+    try:
+        s = await aconnect(port, 10, rcvbuf=4096)
+    except (OSError, asyncio.TimeoutError):
+        res["connect_fail"] += 1
+        return
+    res["n"] += 1
+    got = 0
+    t0 = _now()
+    try:
+        await asend(s, b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n"
+                    b"Connection: close\r\n\r\n", t0 + 5)
+        while _now() < end:
+            chunk = await arecv(s, 4096, _now() + TIMEOUT + 5)
+            if not chunk:
+                if got < BIG:        # headers count too: a short body
+                    res["early_close"] += 1
+                break
+            got += len(chunk)
+            await asyncio.sleep(len(chunk) / 4096.0)
+    except asyncio.TimeoutError:
+        err(res, "stalled (no data for %d s)" % (TIMEOUT + 5))
+    except OSError as e:
+        err(res, type(e).__name__)
+    finally:
+        s.close()
+    res["bytes"].append(got)
+    res["closed_times"].append(_now() - t0)
+
+
+async def c_reset(port, res, end):
+    """Loop: GET /big.bin, read >= 10 KiB, then SO_LINGER 0 + close (RST)."""
+    while _now() < end:
+        res["iterations"] += 1
+        try:
+            s = await aconnect(port, 5)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        got = b""
+        try:
+            await asend(s, b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                        _now() + 5)
+            dl = _now() + 5
+            while len(got) < 10240 + 300:
+                chunk = await arecv(s, 16384, dl)
+                if not chunk:
+                    break
+                got += chunk
+            if got.startswith(b"HTTP/1.1 200") and len(got) >= 10240:
+                res["ok"] += 1
+            else:
+                res["fail"] += 1
+                err(res, "short: %r" % got[:40])
+        except (OSError, asyncio.TimeoutError) as e:
+            res["fail"] += 1
+            err(res, type(e).__name__)
+        rst_close(s)
+        await asyncio.sleep(random.uniform(0.5, 1.0))
+
+
+GARBAGE_KINDS = ["random", "random_lines", "nul", "tls_hello", "h2_preface",
+                 "long_line", "bad_method", "bad_version", "header_no_colon",
+                 "chunked_junk"]
+
+
+def garbage(kind):
+    r = random.Random()
+    if kind == "random":
+        return os.urandom(r.randint(1, 16384))
+    if kind == "random_lines":
+        return b"\r\n".join(os.urandom(r.randint(1, 200))
+                            for _ in range(r.randint(1, 40))) + b"\r\n\r\n"
+    if kind == "nul":
+        return b"\0" * r.randint(1, 4096)
+    if kind == "tls_hello":
+        return b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + \
+            os.urandom(r.randint(32, 500))
+    if kind == "h2_preface":
+        return b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + os.urandom(
+            r.randint(0, 100))
+    if kind == "long_line":
+        return b"GET /" + b"A" * r.randint(9000, 16000)
+    if kind == "bad_method":
+        return b"\x01\x02GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    if kind == "bad_version":
+        return b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n"
+    if kind == "header_no_colon":
+        return b"GET / HTTP/1.1\r\nHost localhost\r\n" + \
+            os.urandom(r.randint(1, 300)) + b"\r\n\r\n"
+    return (b"POST /index.html HTTP/1.1\r\nHost: localhost\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"zz\r\n" +
+            os.urandom(r.randint(1, 2000)))
+
+
+async def c_garbage(port, res, end):
+    """Loop: send garbage of a random kind, then either close at once
+    (half with RST) or wait for the server to close (deadline HOLD_MAX
+    after the last byte; must be within EOF_DEADLINE)."""
+    while _now() < end:
+        res["iterations"] += 1
+        kind = random.choice(GARBAGE_KINDS)
+        try:
+            s = await aconnect(port, 5)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            await asend(s, garbage(kind), _now() + 5)
+        except (OSError, asyncio.TimeoutError):
+            pass                   # the server may answer and close early
+        last = _now()
+        mode = random.random()
+        if mode < 0.25:
+            s.close()
+        elif mode < 0.5:
+            rst_close(s)
+        else:
+            res["n"] += 1
+            how, got = await wait_eof(s, last + HOLD_MAX)
+            s.close()
+            m = re.match(rb"HTTP/1\.[01] (\d+)", got)
+            code = "%s:%s" % (kind, m.group(1).decode() if m else "none")
+            res["codes"][code] = res["codes"].get(code, 0) + 1
+            if how == "timeout":
+                res["no_eof"] += 1
+                if len(res["examples"]) < 5:
+                    res["examples"].append(kind)
+            else:
+                res["closed_times"].append(_now() - last)
+        await asyncio.sleep(random.uniform(0.2, 0.6))
+
+
+async def c_halfclose(port, res, end, idx=0):
+    """Loop: a complete GET, shutdown(SHUT_WR) at once, read until EOF; the
+    whole response must arrive (big.bin for even idx, index.html else;
+    alternately keep-alive and Connection: close)."""
+    path = "/big.bin" if idx % 2 == 0 else "/index.html"
+    first = True
+    while first or _now() < end:
+        first = False
+        res["iterations"] += 1
+        try:
+            s = await aconnect(port, 5)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            res["fail"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        close = random.random() < 0.5
+        t0 = _now()
+        try:
+            await asend(s, ("GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
+                            % (path, "Connection: close\r\n" if close else "")
+                            ).encode(), t0 + 5)
+            s.shutdown(socket.SHUT_WR)
+        except (OSError, asyncio.TimeoutError) as e:
+            res["fail"] += 1
+            err(res, "send: " + type(e).__name__)
+            s.close()
+            continue
+        how, got = await wait_eof(s, t0 + EOF_DEADLINE)
+        s.close()
+        p = parse_one(got)
+        want = BIG if path == "/big.bin" else 6
+        if p and p[0] == 200 and len(p[1]) == want and not p[2] \
+                and how == "eof":
+            res["ok"] += 1
+            res["closed_times"].append(_now() - t0)
+        else:
+            res["fail"] += 1
+            err(res, "%s %s ka=%s: %s, %d bytes%s" % (
+                how, path, not close, "status %s" % (p[0] if p else "-"),
+                len(got), "" if not p else ", body %d" % len(p[1])))
+        await asyncio.sleep(random.uniform(0.3, 0.7))
+
+
+async def c_pipeline(port, res, end):
+    """Loop: NPIPE pipelined GETs in one write; all responses must arrive,
+    in order, and the connection close after the last (MaxKeepAlive-
+    Requests 100: the 100th response carries Connection: close)."""
+    first = True
+    while first or _now() < end:
+        first = False
+        res["iterations"] += 1
+        try:
+            s = await aconnect(port, 5)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            res["fail"] += NPIPE
+            continue
+        req = b"".join(b"GET /p/%d.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                       % i for i in range(NPIPE))
+        t0 = _now()
+        buf = b""
+        nxt = 0
+        how = "timeout"
+        try:
+            await asend(s, req, t0 + 10)
+            dl = t0 + 15
+            while True:
+                chunk = await arecv(s, 65536, dl)
+                if not chunk:
+                    how = "eof"
+                    break
+                buf += chunk
+                while True:
+                    p = parse_one(buf)
+                    if p is None:
+                        break
+                    status, body, buf = p
+                    if status == 200 and body == \
+                            b"pipelined response %d\n" % nxt:
+                        res["ok"] += 1
+                    else:
+                        res["fail"] += 1
+                        err(res, "response %d: status %d body %r" % (
+                            nxt, status, body[:30]))
+                    nxt += 1
+        except asyncio.TimeoutError:
+            err(res, "timeout after %d responses" % nxt)
+        except OSError as e:
+            err(res, "%s after %d responses" % (type(e).__name__, nxt))
+        s.close()
+        if nxt < NPIPE:
+            res["fail"] += NPIPE - nxt
+        if how != "eof":
+            res["no_eof"] += 1
+        await asyncio.sleep(1.0)
+
+
+async def c_bigheader(port, res, end):
+    """Loop: a request with a 16 KiB header field: must get 400 and EOF."""
+    big = b"a" * 16384
+    while _now() < end:
+        res["iterations"] += 1
+        try:
+            s = await aconnect(port, 5)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            res["fail"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        t0 = _now()
+        try:
+            await asend(s, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n"
+                        b"X-Big: " + big + b"\r\n\r\n", t0 + 5)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        how, got = await wait_eof(s, t0 + 5)
+        s.close()
+        m = re.match(rb"HTTP/1\.[01] (\d+)", got)
+        code = m.group(1).decode() if m else "none"
+        res["codes"][code] = res["codes"].get(code, 0) + 1
+        if code == "400" and how == "eof":
+            res["ok"] += 1
+            res["closed_times"].append(_now() - t0)
+        else:
+            res["fail"] += 1
+            err(res, "%s/%s" % (code, how))
+        await asyncio.sleep(random.uniform(0.3, 0.7))
+
+
+CLIENTS = {
+    "silent": c_silent, "slowloris": c_slowloris, "slowreader": c_slowreader,
+    "reset": c_reset, "garbage": c_garbage, "halfclose": c_halfclose,
+    "pipeline": c_pipeline, "bigheader": c_bigheader,
+}
+
+
+def group_main(kind, n, first_idx, total, port, start_at, duration, q):
+    """Child process: n clients of one kind, started together at
+    start_at (wall clock), active for `duration` seconds."""
+    random.seed(os.getpid())
+
+    async def run():
+        delay = start_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        end = _now() + duration
+        res = new_res()
+        fn = CLIENTS[kind]
+
+        async def one(i):
+            # spread the connects over RAMP s (whole group, all processes)
+            await asyncio.sleep(RAMP * (first_idx + i) / float(total))
+            if kind == "halfclose":
+                await fn(port, res, end, first_idx + i)
+            else:
+                await fn(port, res, end)
+        await asyncio.gather(*[one(i) for i in range(n)],
+                             return_exceptions=True)
+        return res
+    try:
+        res = asyncio.run(run())
+    except Exception as e:                # report, never hang
+        res = new_res()
+        err(res, "client process: %r" % e)
+    q.put((kind, res))
+
+
+def probe_main(port, start_at, duration, q):
+    """Child process: a fresh connection + GET /index.html every 20 ms."""
+    lat, fails = [], {}
+
+    async def one():
+        t0 = _now()
+        try:
+            s = await aconnect(port, PROBE_TIMEOUT)
+        except asyncio.TimeoutError:
+            fails["connect timeout"] = fails.get("connect timeout", 0) + 1
+            return
+        except OSError as e:
+            fails[type(e).__name__] = fails.get(type(e).__name__, 0) + 1
+            return
+        try:
+            await asend(s, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n"
+                        b"Connection: close\r\n\r\n", t0 + PROBE_TIMEOUT)
+            how, got = await wait_eof(s, t0 + PROBE_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            how, got = "send failed", b""
+        s.close()
+        p = parse_one(got)
+        if how == "eof" and p and p[0] == 200 and p[1] == b"hello\n":
+            lat.append(_now() - t0)
+        else:
+            k = "%s/%s" % (how, p[0] if p else "no response")
+            fails[k] = fails.get(k, 0) + 1
+
+    async def run():
+        delay = start_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        end = _now() + duration
+        tasks = []
+        nxt = _now()
+        while _now() < end:
+            tasks.append(asyncio.ensure_future(one()))
+            nxt += PROBE_EVERY
+            await asyncio.sleep(max(0.0, nxt - _now()))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+    try:
+        n = asyncio.run(run())
+    except Exception as e:
+        n = len(lat) + sum(fails.values())
+        fails["probe process: %r" % e] = 1
+    q.put(("probe", {"n": n, "lat": lat, "fails": fails}))
+
+
+# ------------------------------------------------------------ scenarios
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    return sorted_vals[min(len(sorted_vals) - 1,
+                           int(math.ceil(p * len(sorted_vals))) - 1)]
+
+
+def merge(a, b):
+    for k, v in b.items():
+        if isinstance(v, int):
+            a[k] = a.get(k, 0) + v
+        elif isinstance(v, list):
+            a.setdefault(k, []).extend(v)
+        elif isinstance(v, dict):
+            d = a.setdefault(k, {})
+            for kk, vv in v.items():
+                d[kk] = d.get(kk, 0) + vv
+    return a
+
+
+def fd_excess(base, now):
+    """Descriptors above the baseline, each process against the baseline
+    of its kind (children started later have the same base)."""
+    p0, c0 = base
+    p1, c1 = now
+    cbase = max(c0) if c0 else 0
+    return max(0, p1 - p0) + sum(max(0, c - cbase) for c in c1)
+
+
+def run_scenario(opts, tag, title, groups, duration, factor=2,
+                 probe_bar=(99.0, 100.0), extra=""):
+    """Start a server, run `groups` ([(kind, count)]) and the probe for
+    `duration` s, then the common checks.  Returns (server, merged client
+    results by kind, mid-run status, summary dict)."""
+    note("%s: %s" % (tag, title))
+    srv = Server(opts, factor=factor, extra=extra)
+    summary = {"tag": tag}
+    try:
+        srv.start()
+        # let the parent reach its spare-thread target before the baseline
+        prev, stable_since = None, time.time()
+        t_end = time.time() + 6
+        while time.time() < t_end:
+            kids = len(srv.children())
+            if kids != prev:
+                prev, stable_since = kids, time.time()
+            elif time.time() - stable_since > 1.5:
+                break
+            time.sleep(0.25)
+        base = srv.fds()
+        base_lines = len(srv.log_lines())
+        st0 = srv.status()
+        note("%s: baseline %d fds (parent %d, children %s), Processes %s"
+             % (tag, base[0] + sum(base[1]), base[0], base[1],
+                st0.get("Processes")))
+
+        kc0 = kernel_counters()
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        start_at = time.time() + 0.5
+        procs = []
+        for kind, count in groups:
+            count = max(1, int(round(count * opts.scale)))
+            done = 0
+            while done < count:
+                n = min(CHUNK, count - done)
+                p = ctx.Process(target=group_main, args=(
+                    kind, n, done, count, srv.port, start_at, duration, q))
+                p.start()
+                procs.append(p)
+                done += n
+        # the probe starts 0.5 s after the hostile clients, when their
+        # connections are in place
+        pp = ctx.Process(target=probe_main, args=(
+            srv.port, start_at + 0.5, duration - 0.5, q))
+        pp.start()
+        procs.append(pp)
+
+        # mid-run samples: peak fds and status at half time
+        peak = 0
+        mid = {}
+        t_mid = start_at + duration / 2.0
+        while time.time() < start_at + duration:
+            f = srv.fds()
+            peak = max(peak, f[0] + sum(f[1]))
+            if not mid and time.time() >= t_mid:
+                mid = srv.status(timeout=3) or {"unavailable": "1"}
+            time.sleep(0.5)
+
+        out = {}
+        probe = None
+        join_by = start_at + duration + HOLD_MAX + 15
+        pending = len(procs)
+        while pending and time.time() < join_by:
+            try:
+                kind, res = q.get(timeout=max(0.1, join_by - time.time()))
+            except Exception:
+                break
+            pending -= 1
+            if kind == "probe":
+                probe = res
+            else:
+                merge(out.setdefault(kind, {}), res)
+        for p in procs:
+            p.join(timeout=max(0.1, join_by - time.time()))
+            if p.is_alive():
+                note("%s: client process %d late: terminated" % (tag, p.pid))
+                p.terminate()
+                p.join(5)
+        gone = time.time()
+        kc1 = kernel_counters()
+        kd = dict((k, kc1.get(k, 0) - kc0.get(k, 0)) for k in kc1)
+        summary["kernel"] = kd
+        if any(kd.values()):
+            note("%s: kernel listen queue: %s" % (tag, ", ".join(
+                "%s +%d" % kv for kv in sorted(kd.items()))))
+
+        # probe
+        if probe is None:
+            probe = {"n": 0, "lat": [], "fails": {"no probe result": 1}}
+        lat = sorted(probe["lat"])
+        n = max(probe["n"], 1)
+        served = 100.0 * len(lat) / n
+        p50, p99 = pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000
+        mx = (lat[-1] * 1000) if lat else float("nan")
+        need_served, need_p99 = probe_bar
+        summary.update(served=served, p99=p99, p50=p50, probes=probe["n"])
+        check("%s: probe served >= %g%% with p99 < %g ms" % (
+            tag, need_served, need_p99),
+            served >= need_served and p99 < need_p99,
+            "served %d/%d (%.1f%%), p50 %.1f ms, p99 %.1f ms, max %.1f ms%s"
+            % (len(lat), probe["n"], served, p50, p99, mx,
+               ", failures %s" % probe["fails"] if probe["fails"] else ""))
+
+        # settle: fds back, scoreboard idle
+        t_set = None
+        last = None
+        while time.time() < gone + SETTLE:
+            f = srv.fds()
+            st = srv.status()
+            last = (f, st)
+            if fd_excess(base, f) <= 5 and st and \
+                    int(st.get("BusyWorkers", 99)) <= 2 and \
+                    int(st.get("ConnsTotal", 99)) <= 2:
+                t_set = time.time() - gone
+                break
+            time.sleep(0.5)
+        f, st = last if last else (srv.fds(), srv.status())
+        exc = fd_excess(base, f)
+        summary.update(fd_base=base[0] + sum(base[1]), fd_peak=peak,
+                       fd_end=f[0] + sum(f[1]), fd_excess=exc,
+                       procs_base=1 + len(base[1]), procs_end=1 + len(f[1]),
+                       mid=mid)
+        check("%s: server fds back to baseline within %d s" % (tag, SETTLE),
+              exc <= 5,
+              "start %d (%d procs), peak %d, end %d (%d procs), excess %d%s"
+              % (base[0] + sum(base[1]), 1 + len(base[1]), peak,
+                 f[0] + sum(f[1]), 1 + len(f[1]), exc,
+                 ", settled after %.1f s" % t_set if t_set is not None
+                 else ", per process %d + %s" % (f[0], f[1])))
+        check("%s: scoreboard back to idle (BusyWorkers <= 2, ConnsTotal "
+              "<= 2)" % tag,
+              st and int(st.get("BusyWorkers", 99)) <= 2
+              and int(st.get("ConnsTotal", 99)) <= 2,
+              "BusyWorkers %s ConnsTotal %s Processes %s Stopping %s; mid-run"
+              " BusyWorkers %s ConnsTotal %s Processes %s" % (
+                  st.get("BusyWorkers"), st.get("ConnsTotal"),
+                  st.get("Processes"), st.get("Stopping"),
+                  mid.get("BusyWorkers"), mid.get("ConnsTotal"),
+                  mid.get("Processes")))
+        summary["status_end"] = st
+        return srv, out, mid, summary, base_lines
+    except Exception:
+        srv.stop()
+        srv.cleanup()
+        raise
+
+
+def finish(srv, tag, base_lines):
+    lines = srv.log_lines()
+    bad = [l for l in lines if CRASH_RE.search(l)]
+    check("%s: no crash lines in the error log" % tag, not bad,
+          " | ".join(l[-200:] for l in bad[:3]))
+    added = lines[base_lines:]
+    check("%s: at most %d error-log lines added" % (tag, ERRLOG_MAX),
+          len(added) <= ERRLOG_MAX,
+          "%d added%s" % (len(added), (": " + " | ".join(
+              l[-220:] for l in added[:4])) if added else ""))
+    took = srv.stop()
+    if took is None:
+        check("%s: server stopped on SIGTERM" % tag, False,
+              "killed after 15 s")
+    srv.cleanup()
+
+
+def closed_check(tag, what, res, deadline=EOF_DEADLINE):
+    """Every hostile socket of `res` saw EOF/reset within deadline."""
+    times = sorted(res.get("closed_times", []))
+    late = sum(1 for t in times if t > deadline)
+    never = res.get("no_eof", 0)
+    n = len(times) + never
+    check("%s: %s sockets see EOF within %d s" % (tag, what, deadline),
+          n > 0 and late == 0 and never == 0,
+          "%d sockets (connect failures %d): closed in p50 %.1f s, max "
+          "%.1f s; %d late, %d not closed after %d s" % (
+              n, res.get("connect_fail", 0), pct(times, 0.5),
+              times[-1] if times else float("nan"), late, never, HOLD_MAX))
+
+
+def sc_a(opts):
+    tag = "a silent"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "3000 silent connections held ~10 s",
+        [("silent", 3000)], duration=12)
+    closed_check(tag, "silent", out.get("silent", {}))
+    note("%s: silent sockets closed: %s" % (
+        tag, sorted(out.get("silent", {}).get("codes", {}).items())))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_b(opts):
+    tag = "b slowloris"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "slowloris: 1000 partial heads, a header line every 2 s",
+        [("slowloris", 1000)], duration=12)
+    closed_check(tag, "slowloris (after their last byte)",
+                 out.get("slowloris", {}))
+    note("%s: mid-run BusyWorkers %s IdleWorkers %s ConnsTotal %s "
+         "FastEventQueueDepth %s" % (
+             tag, mid.get("BusyWorkers"), mid.get("IdleWorkers"),
+             mid.get("ConnsTotal"), mid.get("FastEventQueueDepth")))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_b2(opts):
+    """Fewer slowloris clients than MaxRequestWorkers: a worker is free for
+    every one of them, so each must be read (and time out) on time."""
+    tag = "b2 slowloris 300"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "slowloris below MaxRequestWorkers: 300 partial heads",
+        [("slowloris", 300)], duration=12)
+    closed_check(tag, "slowloris (after their last byte)",
+                 out.get("slowloris", {}))
+    note("%s: mid-run BusyWorkers %s IdleWorkers %s ConnsTotal %s "
+         "FastEventQueueDepth %s FastEventProcessesNotAccepting %s" % (
+             tag, mid.get("BusyWorkers"), mid.get("IdleWorkers"),
+             mid.get("ConnsTotal"), mid.get("FastEventQueueDepth"),
+             mid.get("FastEventProcessesNotAccepting")))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_c(opts):
+    tag = "c slow readers"
+    # A fixed send buffer: with autotuning the kernel takes the whole
+    # 1 MiB at once and the MPM never waits for these clients.
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "100 slow readers of 1 MiB at 4 KiB/s",
+        [("slowreader", 100)], duration=12, extra="SendBufferSize 65536\n")
+    r = out.get("slowreader", {})
+    got = r.get("bytes", [])
+    cut = r.get("early_close", 0)
+    low = [b for b in got if b < 20000]
+    check("%s: every reader was served steadily, none cut off" % tag,
+          len(got) == int(round(100 * opts.scale)) and not cut and not low
+          and not r.get("errors"),
+          "%d readers, bytes min %s max %s, cut off %d, errors %s" % (
+              len(got), min(got) if got else "-", max(got) if got else "-",
+              cut, r.get("errors")))
+    busy = int(mid.get("BusyWorkers", 999)) if "BusyWorkers" in mid else 999
+    check("%s: slow readers hold no worker (mid-run BusyWorkers <= 10)"
+          % tag, busy <= 10, "BusyWorkers %s ConnsTotal %s "
+          "ConnsAsyncWriting %s ConnsAsyncClosing %s" % (
+              mid.get("BusyWorkers"), mid.get("ConnsTotal"),
+              mid.get("ConnsAsyncWriting"), mid.get("ConnsAsyncClosing")))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_d(opts):
+    tag = "d resets"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "200 clients resetting mid-response (10 KiB of 1 MiB)",
+        [("reset", 200)], duration=12)
+    r = out.get("reset", {})
+    check("%s: every reset client got its first 10 KiB" % tag,
+          r.get("ok", 0) > 0 and not r.get("fail") and
+          not r.get("connect_fail"),
+          "%d iterations, ok %d, failed %d, connect failures %d %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0), r.get("errors") or ""))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_e(opts):
+    tag = "e garbage"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "300 clients sending garbage, then close or wait",
+        [("garbage", 300)], duration=12)
+    r = out.get("garbage", {})
+    closed_check(tag, "waiting garbage (after their last byte)", r)
+    codes = sorted(r.get("codes", {}).items())
+    note("%s: responses by kind: %s" % (tag, codes))
+    if r.get("examples"):
+        note("%s: kinds not closed: %s" % (tag, r["examples"]))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_f(opts):
+    tag = "f half-close"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "200 clients half-closing after a complete GET",
+        [("halfclose", 200)], duration=10)
+    r = out.get("halfclose", {})
+    check("%s: every half-closed client got its full response and EOF"
+          % tag, r.get("ok", 0) > 0 and not r.get("fail"),
+          "%d requests, complete %d, failed %d (connect failures %d) %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0),
+              dict(list(r.get("errors", {}).items())[:4]) or ""))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_g(opts):
+    tag = "g pipelining"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "50 connections x 100 pipelined GETs in one write",
+        [("pipeline", 50)], duration=10)
+    r = out.get("pipeline", {})
+    want = r.get("iterations", 0) * NPIPE
+    check("%s: all pipelined responses arrived, in order, then EOF" % tag,
+          want > 0 and r.get("ok", 0) == want and not r.get("fail")
+          and not r.get("no_eof"),
+          "%d connections x %d: in order %d, failed/missing %d, no EOF %d"
+          " %s" % (r.get("iterations", 0), NPIPE, r.get("ok", 0),
+                   r.get("fail", 0), r.get("no_eof", 0),
+                   dict(list(r.get("errors", {}).items())[:4]) or ""))
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_h(opts):
+    tag = "h big header"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "50 clients sending a 16 KiB header field",
+        [("bigheader", 50)], duration=10)
+    r = out.get("bigheader", {})
+    times = sorted(r.get("closed_times", []))
+    check("%s: each got 400 and the connection closed" % tag,
+          r.get("ok", 0) > 0 and not r.get("fail"),
+          "%d requests, 400+EOF %d, failed %d %s, close p99 %.2f s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("errors") or "", pct(times, 0.99)))
+    st, _ = get(srv.port, "/index.html")
+    check("%s: server keeps serving" % tag, st == 200, "status %d" % st)
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_i(opts):
+    tag = "i combined"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "3000 silent + 200 resets + 300 garbage + 200 "
+        "half-closers at once",
+        [("silent", 3000), ("reset", 200), ("garbage", 300),
+         ("halfclose", 200)], duration=12, probe_bar=(95.0, 200.0))
+    closed_check(tag, "silent", out.get("silent", {}))
+    closed_check(tag, "waiting garbage (after their last byte)",
+                 out.get("garbage", {}))
+    r = out.get("halfclose", {})
+    check("%s: every half-closed client got its full response" % tag,
+          r.get("ok", 0) > 0 and not r.get("fail"),
+          "%d requests, complete %d, failed %d (connect failures %d) %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0),
+              dict(list(r.get("errors", {}).items())[:4]) or ""))
+    r = out.get("reset", {})
+    check("%s: reset clients got their first 10 KiB" % tag,
+          r.get("ok", 0) > 0 and not r.get("fail")
+          and not r.get("connect_fail"),
+          "%d iterations, ok %d, failed %d, connect failures %d %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0), r.get("errors") or ""))
+    finish(srv, tag, bl)
+    return s
+
+
+SCENARIOS = [("a", sc_a), ("b", sc_b), ("b2", sc_b2), ("c", sc_c), ("d", sc_d),
+             ("e", sc_e), ("f", sc_f), ("g", sc_g), ("h", sc_h),
+             ("i", sc_i)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--module",
+                    default=os.path.join(TREE, ".libs",
+                                         "mod_mpm_fastevent.so"))
+    ap.add_argument("--name", default="mpm_fastevent_module")
+    ap.add_argument("--event", action="store_true",
+                    help="stock event MPM, for comparison")
+    ap.add_argument("--only", help="comma-separated scenario letters")
+    ap.add_argument("--port", type=int, default=8591)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--keep", action="store_true")
+    opts = ap.parse_args()
+    if opts.event:
+        opts.module = os.path.join(MODDIR, "mod_mpm_event.so")
+        opts.name = "mpm_event_module"
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    note("%s (%s); open files limit %d (hard %s)" % (
+        opts.name, opts.module, soft, hard))
+    if soft < CHUNK + 100:
+        note("warning: open files limit %d is below what a client process "
+             "needs (%d): scaling the client counts down" % (soft, CHUNK))
+        opts.scale = min(opts.scale, (soft - 100) / float(CHUNK))
+
+    only = set(opts.only.split(",")) if opts.only else None
+    t0 = time.time()
+    table = []
+    for key, fn in SCENARIOS:
+        if only and key not in only:
+            continue
+        try:
+            table.append(fn(opts))
+        except Exception as e:      # a broken scenario is a failure
+            import traceback
+            traceback.print_exc()
+            check("%s ran" % key, False, repr(e))
+        note("elapsed %.0f s" % (time.time() - t0))
+    note("summary (served %%, p99 ms, fds start/peak/end, excess):")
+    for s in table:
+        note("  %-16s %6.1f%% %8.1f ms  fds %d/%d/%d excess %d" % (
+            s["tag"], s.get("served", 0), s.get("p99", float("nan")),
+            s.get("fd_base", 0), s.get("fd_peak", 0), s.get("fd_end", 0),
+            s.get("fd_excess", 0)))
+    passed = sum(results)
+    print("hostile: %d passed, %d failed" % (passed, len(results) - passed))
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
