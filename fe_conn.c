@@ -371,7 +371,7 @@ static int fe_linger_start(fe_conn_t *cs)
                    || apr_table_get(c->notes, "short-lingering-close");
     cs->pub.state = short_linger ? CONN_STATE_LINGER_SHORT
                                  : CONN_STATE_LINGER_NORMAL;
-    cs->linger_deadline = apr_time_now();   /* start of the linger */
+    cs->linger_since = apr_time_now();
     return 1;
 }
 
@@ -395,7 +395,7 @@ static void fe_linger_drain(fe_conn_t *cs)
         }
     }
     fe_park(cs, cs->pub.state, CONN_SENSE_WANT_READ, cs->pub.state,
-            cs->linger_deadline);
+            cs->linger_since);
 }
 
 /* A connection the listener timed out: turn the kill order into a state. */
@@ -585,7 +585,6 @@ int fe_pre_connection(conn_rec *c, void *csd)
         cs->lingering = 0;
         cs->async_suspended = 0;
         cs->suspended = 0;
-        cs->master_cs = mcs;
     }
     cs->c = c;
     cs->r = NULL;

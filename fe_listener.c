@@ -164,8 +164,7 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
                      "could not create the child's runtime pool");
         return rv;
     }
-    ch->accept_limit = fe_accept_limit(tpc, fe_g.lim.worker_factor);
-    /* Lingering connections do not count against accept_limit, so leave
+    /* Lingering connections do not count against the accept limit, so leave
      * room for as many again; every connection is in at most one place
      * (pollset, queue or worker), so the queue never overflows. */
     ch->hard_cap = fe_child_conn_cap(tpc, fe_g.lim.worker_factor);

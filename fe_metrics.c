@@ -130,8 +130,12 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
     if (m == NULL) {
         return;
     }
-    m->queue_depth = fe_queue_length(ch->queue);
-    m->stuck = ch->stuck;
+    /* The queue gauge takes the queue's lock: not on every iteration. */
+    if (now - ch->gauges_at >= apr_time_from_msec(50) || now < ch->gauges_at) {
+        m->queue_depth = fe_queue_length(ch->queue);
+        m->stuck = ch->stuck;
+        ch->gauges_at = now;
+    }
     if (now - ch->rate_since >= apr_time_from_sec(1) || now < ch->rate_since) {
         m->accepts_per_sec = m->accepts - ch->rate_base;
         ch->rate_base = m->accepts;

@@ -474,9 +474,6 @@ static void fe_child_exited(server_rec *s, apr_proc_t *proc,
         rt->mpm->shutdown_pending = 1;
         child_fatal = 1;
     }
-    else if (rc == APEXIT_CHILDSICK || rc == APEXIT_CHILDFATAL) {
-        rt->sick_child = 1;
-    }
     if (slot < 0 && fe_ghost_of_pid(proc->pid) >= 0) {
         fe_ghost_stopped(fe_ghost_of_pid(proc->pid));
         return;

@@ -70,7 +70,6 @@ typedef struct fe_retained {
     int *spawn_rate;          /**< per bucket, from ap_pglobal */
     int spawn_rate_len;
     int hold_off;             /**< ticks before the rate may double */
-    int sick_child;           /**< a child exited with CHILDSICK */
     int maxworkers_reported;  /**< MaxRequestWorkers warning given */
     int sb_full_reported;     /**< scoreboard-full warning given */
     int signal_deaths;        /**< children killed by a signal in a row */
@@ -88,7 +87,6 @@ typedef struct fe_globals {
     int num_buckets;              /**< listener buckets */
     ap_listen_rec **buckets;      /**< listeners per bucket */
     ap_pod_t **pods;              /**< pipe of death per bucket */
-    int had_startup_warnings;
 } fe_globals_t;
 
 extern fe_globals_t fe_g;
@@ -115,10 +113,9 @@ typedef struct fe_conn {
     apr_pollfd_t pfd;             /**< NOCOPY: lives as long as the conn */
     fe_tq_node_t tq;              /**< timeout queue link (tq_mutex) */
     struct fe_child *child;
-    struct fe_conn *master_cs;    /**< for secondary (h2) connections */
     apr_interval_time_t ka_timeout;  /**< KeepAliveTimeout to apply */
     apr_interval_time_t io_timeout;  /**< Timeout to apply */
-    apr_time_t linger_deadline;
+    apr_time_t linger_since;      /**< start of the lingering close */
     int resume_state;             /**< state to run when the wait ends */
     apr_time_t ready_at;          /**< when it was queued for a worker */
     int kill;                     /**< listener asks: close (linger short) */
@@ -182,7 +179,6 @@ typedef struct fe_child {
     volatile apr_uint32_t conns;      /**< open connections */
     volatile apr_uint32_t lingering;  /**< in lingering close */
     volatile apr_uint32_t suspended;  /**< CONN_STATE_SUSPENDED */
-    unsigned int accept_limit;        /**< fe_accept_limit() */
     unsigned int hard_cap;            /**< queue capacity */
     int conns_this_child;             /**< listener thread only */
 
@@ -205,6 +201,7 @@ typedef struct fe_child {
     fe_metrics_t *metrics;            /**< our slot of the metrics segment */
     apr_uint32_t rate_base;           /**< listener: accepts a second ago */
     apr_time_t rate_since;
+    apr_time_t gauges_at;             /**< listener: queue gauge refreshed */
 
     /* Timed callbacks (fe_timer.c), guarded by timer_mutex. */
     apr_pool_t *ptimers;
