@@ -585,6 +585,8 @@ int fe_pre_connection(conn_rec *c, void *csd)
         cs->lingering = 0;
         cs->async_suspended = 0;
         cs->suspended = 0;
+        cs->head = NULL;
+        cs->head_len = cs->head_cap = 0;
     }
     cs->c = c;
     cs->r = NULL;

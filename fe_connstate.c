@@ -112,9 +112,17 @@ unsigned int fe_child_conn_cap(unsigned int threads, double factor)
     return cap > 4000000000ul ? 4000000000u : (unsigned int)cap;
 }
 
+unsigned int fe_child_fresh_cap(unsigned int threads, double factor)
+{
+    unsigned long cap = (unsigned long)FE_FRESH_PER_CAP
+                        * fe_child_conn_cap(threads, factor);
+
+    return cap > 4000000000ul ? 4000000000u : (unsigned int)cap;
+}
+
 unsigned long fe_nofile_need(unsigned int threads, double factor,
                              unsigned int listeners, unsigned int reserve)
 {
-    return (unsigned long)fe_child_conn_cap(threads, factor) + listeners
-           + reserve;
+    return (unsigned long)fe_child_conn_cap(threads, factor)
+           + fe_child_fresh_cap(threads, factor) + listeners + reserve;
 }

@@ -116,10 +116,23 @@ int fe_accept_allowed(const fe_accept_facts_t *f);
  */
 unsigned int fe_child_conn_cap(unsigned int threads, double factor);
 
+/** New connections per fe_child_conn_cap() one child may hold besides
+ *  while they have not sent a whole request head. */
+#define FE_FRESH_PER_CAP 3
+
 /**
- * Open files one child needs at most: fe_child_conn_cap() sockets, the
- * listening sockets, and @a reserve for logs, pipes, the pollset and
- * module files.
+ * New connections that have not sent a whole request head yet, which one
+ * child may hold besides fe_child_conn_cap(): the listener holds them, no
+ * worker, so they cost a descriptor and a pool each, and a flood of
+ * silent or trickling clients must not crowd out real ones.
+ * FE_FRESH_PER_CAP x fe_child_conn_cap().
+ */
+unsigned int fe_child_fresh_cap(unsigned int threads, double factor);
+
+/**
+ * Open files one child needs at most: fe_child_conn_cap() plus
+ * fe_child_fresh_cap() sockets, the listening sockets, and @a reserve for
+ * logs, pipes, the pollset and module files.
  */
 unsigned long fe_nofile_need(unsigned int threads, double factor,
                              unsigned int listeners, unsigned int reserve);

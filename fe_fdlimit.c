@@ -4,7 +4,8 @@
  *
  * Every child may hold fe_child_conn_cap() sockets (ThreadsPerChild x
  * (AsyncRequestWorkerFactor + 1), twice over for lingering connections,
- * plus one per worker) besides its listeners, logs and pipes.  When the
+ * plus one per worker) and fe_child_fresh_cap() new ones that have not
+ * sent a whole request head, besides its listeners, logs and pipes.  When the
  * soft limit is lower, the parent raises it as far as the hard limit
  * allows (children inherit it) and says so; when even the hard limit is
  * too low, it warns with the numbers and the ways to raise it.  Runs in the
@@ -54,6 +55,8 @@ void fe_check_nofile(server_rec *s, int preflight)
     const fe_limits_t *l = &fe_g.lim;
     unsigned int cap = fe_child_conn_cap(l->threads_per_child,
                                          l->worker_factor);
+    unsigned int fresh = fe_child_fresh_cap(l->threads_per_child,
+                                            l->worker_factor);
     unsigned long need = fe_nofile_need(l->threads_per_child,
                                         l->worker_factor, fe_max_listeners(),
                                         FE_NOFILE_RESERVE);
@@ -75,10 +78,12 @@ void fe_check_nofile(server_rec *s, int preflight)
                          "%lu to %lu: each child may hold %u connections "
                          "(ThreadsPerChild %d x (AsyncRequestWorkerFactor "
                          "%g + 1), doubled for lingering closes, + %d) "
+                         "and %u new ones waiting for their request head, "
                          "plus %u listeners and %d for logs and pipes",
                          (unsigned long)was, need, cap,
                          l->threads_per_child, l->worker_factor,
-                         l->threads_per_child + 16, fe_max_listeners(),
+                         l->threads_per_child + 16, fresh,
+                         fe_max_listeners(),
                          FE_NOFILE_RESERVE);
             return;
         }
@@ -89,7 +94,8 @@ void fe_check_nofile(server_rec *s, int preflight)
                  "the open files limit is %lu (hard limit %lu) but each "
                  "child may need %lu: %u connections (ThreadsPerChild %d x "
                  "(AsyncRequestWorkerFactor %g + 1), doubled for lingering "
-                 "closes, + %d) plus listeners, logs and pipes.  Accepting "
+                 "closes, + %d), %u new ones waiting for their request "
+                 "head, listeners, logs and pipes.  Accepting "
                  "will fail with \"Too many open files\" (FE10135) before "
                  "that.  Raise it to %lu: 'ulimit -n %lu' before starting, "
                  "LimitNOFILE=%lu in the systemd unit, or "
@@ -98,5 +104,5 @@ void fe_check_nofile(server_rec *s, int preflight)
                  "AsyncRequestWorkerFactor",
                  (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max,
                  need, cap, l->threads_per_child, l->worker_factor,
-                 l->threads_per_child + 16, need, need, need);
+                 l->threads_per_child + 16, fresh, need, need, need);
 }

@@ -33,7 +33,7 @@ APLOG_USE_MODULE(mpm_fastevent);
 #define FE_RECHECK_INTERVAL apr_time_from_msec(100)
 /* Accept at most this many connections per readiness event. */
 #define FE_ACCEPT_BATCH 16
-/* Longest wait for the first bytes of a new connection. */
+/* Header deadline: longest wait for a new connection's request head. */
 #define FE_FIRST_BYTE_SECS 20
 
 
@@ -168,7 +168,9 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
      * room for as many again; every connection is in at most one place
      * (pollset, queue or worker), so the queue never overflows. */
     ch->hard_cap = fe_child_conn_cap(tpc, fe_g.lim.worker_factor);
-    rv = fe_queue_create(&ch->queue, ch->hard_cap + 16, ch->pruntime);
+    ch->fresh_cap = fe_child_fresh_cap(tpc, fe_g.lim.worker_factor);
+    rv = fe_queue_create(&ch->queue, ch->hard_cap + ch->fresh_cap + 16,
+                         ch->pruntime);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_mutex_create(&ch->tq_mutex, APR_THREAD_MUTEX_DEFAULT,
                                      ch->pruntime);
@@ -186,10 +188,11 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     fe_tqset_init(&ch->io_qs, nserv + 1, ch->pruntime);
     fe_tq_init(&ch->linger_q, apr_time_from_sec(FE_LINGER_SECS));
     fe_tq_init(&ch->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
-    /* A new connection waits here for its first bytes, holding no worker:
-     * up to Timeout, and at most FE_FIRST_BYTE_SECS (mod_reqtimeout's
-     * default header timeout), so a flood of silent connections costs
-     * descriptors, not workers. */
+    /* A new connection waits here until its request head is in, holding
+     * no worker: up to Timeout, and at most FE_FIRST_BYTE_SECS
+     * (mod_reqtimeout's default header timeout) from accept, so a flood of
+     * silent or trickling (slowloris) connections costs descriptors, not
+     * workers. */
     fe_tq_init(&ch->fresh_q, ap_server_conf->timeout
                              < apr_time_from_sec(FE_FIRST_BYTE_SECS)
                              ? ap_server_conf->timeout
@@ -199,7 +202,7 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     ch->max_pools = tpc;
     ch->pools = apr_pcalloc(ch->pruntime, ch->max_pools * sizeof *ch->pools);
 
-    rv = fe_create_pollset(ch, ch->hard_cap + 64);
+    rv = fe_create_pollset(ch, ch->hard_cap + ch->fresh_cap + 64);
     if (rv == APR_SUCCESS) {
         rv = fe_setup_listen_pfds(ch);
     }
@@ -242,15 +245,17 @@ static void fe_set_accepting(fe_child_t *ch, int on)
         ch->pause_logged_at = on ? ch->pause_logged_at : ch->loop_now;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10134)
                      "%s accepting connections: %u open, %u lingering, "
-                     "%u silent, %u of %d workers stuck in long requests; "
-                     "a child takes connections while fewer than "
-                     "(workers not stuck) x (AsyncRequestWorkerFactor %g + "
-                     "1) are open, at most %u in all%s",
+                     "%u without a whole request head, %u of %d workers "
+                     "stuck in long requests; a child takes connections "
+                     "while fewer than (workers not stuck) x "
+                     "(AsyncRequestWorkerFactor %g + 1) with a request are "
+                     "open, at most %u, and %u without%s",
                      on ? "resumed" : "paused",
                      apr_atomic_read32(&ch->conns),
                      apr_atomic_read32(&ch->lingering), ch->fresh_count,
                      ch->stuck, ch->nstarted, fe_g.lim.worker_factor,
-                     ch->hard_cap, on ? "" : " (other children or the "
+                     ch->hard_cap, ch->fresh_cap,
+                     on ? "" : " (other children or the "
                      "kernel's backlog take new connections meanwhile; "
                      "if this repeats, raise MaxRequestWorkers or "
                      "AsyncRequestWorkerFactor)");
@@ -300,14 +305,13 @@ static int fe_really_silent(fe_conn_t *cs)
 }
 
 /*
- * At the hard cap, make room by closing the connection that has stayed
- * silent longest, for FE_EVICT_AFTER at least (a client may take a moment
- * between connect() and its first write).  The oldest may already have
- * its request in
- * the socket, not yet seen by the listener, and closing it would reset the
- * client: so the few oldest are checked with a non-blocking peek and only
- * one with nothing to read is closed.  Returns 1 when one was evicted.
- * Runs only at the cap.
+ * At the fresh cap, make room by closing the new connection that has
+ * waited longest for its request head, for FE_EVICT_AFTER at least (a
+ * client may take a moment between connect() and its first write).  The
+ * oldest may have bytes in the socket not yet seen by the listener, and
+ * closing it would reset the client: so the few oldest are checked with a
+ * non-blocking peek and only one with nothing to read is closed.  Returns
+ * 1 when one was evicted.  Runs only at the cap.
  */
 #define FE_EVICT_LOOK 8
 /* A client may take a moment between connect() and its first write. */
@@ -332,6 +336,7 @@ static int fe_evict_fresh(fe_child_t *ch)
             cs = cand;
             fe_unpark_locked(ch, cs);
             cs->kill = FE_KILL_CLOSE;
+            ch->evicted++;
             break;
         }
     }
@@ -355,12 +360,13 @@ static int fe_may_accept(fe_child_t *ch)
         && fe_queue_length(ch->queue) >= fe_queue_idlers(ch->queue) + 1) {
         return 0;     /* work already waits here without a worker */
     }
-    f.conns = apr_atomic_read32(&ch->conns);
-    if (f.conns >= ch->hard_cap && !fe_evict_fresh(ch)) {
+    /* New connections without a whole request head hold no worker: they
+     * count against the fresh cap only; at that cap the one silent
+     * longest makes room. */
+    if (ch->fresh_count >= ch->fresh_cap && !fe_evict_fresh(ch)) {
         return 0;
     }
-    /* Silent new connections hold no worker: they count against the
-     * hard cap only. */
+    f.conns = apr_atomic_read32(&ch->conns);
     f.conns -= f.conns > ch->fresh_count ? ch->fresh_count : f.conns;
     f.lingering = apr_atomic_read32(&ch->lingering);
     /* The workers really running: in a slot taken over from a draining
@@ -384,7 +390,7 @@ static void fe_close_listeners(fe_child_t *ch)
 }
 
 static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
-                                apr_socket_t *sock)
+                                apr_socket_t *sock, int head_wait)
 {
     fe_conn_t *cs = apr_pcalloc(p, sizeof *cs);
 
@@ -392,6 +398,7 @@ static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
     cs->sock = sock;
     cs->child = ch;
     cs->fresh = 1;
+    cs->head_wait = head_wait != 0;
     cs->pub.state = CONN_STATE_PROCESSING;
     cs->resume_state = CONN_STATE_PROCESSING;
     cs->pfd.desc_type = APR_POLL_SOCKET;
@@ -402,9 +409,9 @@ static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
     return cs;
 }
 
-/* A new connection waits in the pollset for its first bytes; a worker
- * sets it up only then.  If it cannot be parked it goes straight to a
- * worker, as a blocking read would take it. */
+/* A new connection waits in the pollset until its request head is in
+ * (fe_headbuf.c); a worker sets it up only then.  If it cannot be parked
+ * it goes straight to a worker, as a blocking read would take it. */
 static void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
 {
     apr_status_t rv;
@@ -427,6 +434,33 @@ static void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
     if (rv != APR_SUCCESS) {
         fe_to_worker(ch, cs);
     }
+}
+
+/*
+ * A new connection sent something, or was just accepted (@a parked 0):
+ * collect its head; hand it to a worker once the head is complete, or
+ * with a close order when the client went away without a byte.  An
+ * incomplete head waits (again) in the fresh queue, holding no worker.
+ */
+static void fe_fresh_input(fe_child_t *ch, fe_conn_t *cs, int parked)
+{
+    int r = fe_head_read(cs);
+
+    if (r == FE_HEAD_WAIT) {
+        if (!parked) {
+            fe_park_fresh(ch, cs);
+        }
+        return;
+    }
+    if (parked) {
+        apr_thread_mutex_lock(ch->tq_mutex);
+        fe_unpark_locked(ch, cs);
+        apr_thread_mutex_unlock(ch->tq_mutex);
+    }
+    if (r == FE_HEAD_CLOSE) {
+        cs->kill = FE_KILL_CLOSE;
+    }
+    fe_to_worker(ch, cs);
 }
 
 static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
@@ -461,7 +495,14 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
     }
     apr_atomic_inc32(&ch->conns);
     fe_metrics_accepted(ch->metrics);
-    fe_park_fresh(ch, fe_conn_alloc(ch, p, csd));
+    if (fe_head_wanted(lr)) {
+        /* With TCP_DEFER_ACCEPT (AcceptFilter data) the head is often in
+         * already: then it never touches the pollset. */
+        fe_fresh_input(ch, fe_conn_alloc(ch, p, csd, 1), 0);
+    }
+    else {
+        fe_to_worker(ch, fe_conn_alloc(ch, p, csd, 0));  /* as stock */
+    }
     if (ch->conns_this_child > 0 && --ch->conns_this_child == 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10136)
                      "MaxConnectionsPerChild %d reached: this child stops "
@@ -526,6 +567,12 @@ static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
         apr_thread_mutex_unlock(ch->tq_mutex);
         return;
     }
+    if (cs->fresh && cs->head_wait) {
+        /* parked fresh connections are the listener's alone */
+        apr_thread_mutex_unlock(ch->tq_mutex);
+        fe_fresh_input(ch, cs, 1);
+        return;
+    }
     fe_unpark_locked(ch, cs);
     apr_thread_mutex_unlock(ch->tq_mutex);
     cs->pub.state = cs->resume_state;
@@ -581,6 +628,34 @@ static apr_time_t fe_ka_clock(const fe_child_t *ch, const fe_tq_t *q,
     return now;
 }
 
+/*
+ * Connections closed at the header deadline with part of a request head
+ * in: slow clients, or a slowloris attack.  They never held a worker; the
+ * admin hears of them at most once a minute per child, with the count.
+ */
+#define FE_SLOW_LOG_EVERY apr_time_from_sec(60)
+
+static void fe_log_slow_heads(fe_child_t *ch, apr_time_t now)
+{
+    if ((ch->slow_heads == 0 && ch->evicted == 0)
+        || (ch->slow_logged_at != 0
+            && now - ch->slow_logged_at < FE_SLOW_LOG_EVERY)) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10139)
+                 "closed %u connection(s) that had sent only part of a "
+                 "request head %" APR_TIME_T_FMT " s after connecting, and "
+                 "%u silent or incomplete one(s) to make room at the cap "
+                 "of %u such connections (slow clients, or a slowloris or "
+                 "silent-connection flood; none held a worker); the header "
+                 "deadline is min(Timeout, %d s)",
+                 ch->slow_heads, apr_time_sec(ch->fresh_q.timeout),
+                 ch->evicted, ch->fresh_cap, FE_FIRST_BYTE_SECS);
+    ch->slow_heads = 0;
+    ch->evicted = 0;
+    ch->slow_logged_at = now;
+}
+
 /* Expire what is due, then plan the next wakeup.  Kill orders are handed
  * to workers outside the lock. */
 static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
@@ -624,8 +699,10 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
 
         kill = (fe_conn_t *)cs->tq.next;
         cs->tq.next = NULL;
+        ch->slow_heads += cs->fresh && cs->head_len > 0;
         fe_to_worker(ch, cs);
     }
+    fe_log_slow_heads(ch, now);
 }
 
 static unsigned int fe_keepalive_count(fe_child_t *ch)

@@ -343,6 +343,7 @@ static void fe_register_hooks(apr_pool_t *p)
                             APR_HOOK_REALLY_FIRST);
     fe_metrics_register_hooks();
     fe_backend_register_hooks();
+    fe_headbuf_register_hooks();
 }
 
 /* The only symbol this .so exports (built with -fvisibility=hidden). */

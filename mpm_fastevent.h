@@ -119,11 +119,14 @@ typedef struct fe_conn {
     int resume_state;             /**< state to run when the wait ends */
     apr_time_t ready_at;          /**< when it was queued for a worker */
     int kill;                     /**< listener asks: close (linger short) */
+    char *head;                   /**< bytes the listener read (fresh) */
+    apr_size_t head_len, head_cap;
     unsigned int in_pollset:1;
     unsigned int suspended:1;     /**< suspend hooks ran, sbh cleared */
     unsigned int lingering:1;     /**< counted in child->lingering */
     unsigned int fresh:1;         /**< accepted, not yet set up */
     unsigned int async_suspended:1;  /**< CONN_STATE_SUSPENDED */
+    unsigned int head_wait:1;     /**< fresh: listener collects its head */
 } fe_conn_t;
 
 typedef struct fe_metrics fe_metrics_t;
@@ -179,7 +182,8 @@ typedef struct fe_child {
     volatile apr_uint32_t conns;      /**< open connections */
     volatile apr_uint32_t lingering;  /**< in lingering close */
     volatile apr_uint32_t suspended;  /**< CONN_STATE_SUSPENDED */
-    unsigned int hard_cap;            /**< queue capacity */
+    unsigned int hard_cap;            /**< connections with a request */
+    unsigned int fresh_cap;           /**< and without (fresh_q) */
     int conns_this_child;             /**< listener thread only */
 
     volatile int dying;               /**< graceful stop under way */
@@ -198,6 +202,9 @@ typedef struct fe_child {
     int pause_logged;                 /**< listener: FE10134 pause logged */
     apr_uint32_t published_conns;     /**< listener: last ps->connections */
     apr_time_t pause_logged_at;
+    unsigned int slow_heads;          /**< listener: closed mid-head */
+    unsigned int evicted;             /**< listener: at the fresh cap */
+    apr_time_t slow_logged_at;        /**< listener: last FE10139 */
     fe_metrics_t *metrics;            /**< our slot of the metrics segment */
     apr_uint32_t rate_base;           /**< listener: accepts a second ago */
     apr_time_t rate_since;
@@ -258,6 +265,12 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now);
 apr_time_t fe_metrics_next_tick(fe_child_t *ch);
 void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
 void fe_metrics_register_hooks(void);
+
+/* fe_headbuf.c: the listener collects new connections' request heads. */
+enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };
+int fe_head_wanted(const ap_listen_rec *lr);
+int fe_head_read(fe_conn_t *cs);
+void fe_headbuf_register_hooks(void);
 
 /* fe_backend.c */
 void fe_backend_register_hooks(void);

@@ -231,7 +231,8 @@ static void check_capacity(unsigned int threads, double factor,
              threads, factor, cap, want_cap);
     FZ_CHECK(cap >= limit, "child_conn_cap %u below accept limit %u", cap,
              limit);
-    FZ_CHECK(need == (unsigned long)cap + listeners + reserve
+    FZ_CHECK(need == (unsigned long)cap + fe_child_fresh_cap(threads, factor)
+                     + listeners + reserve
              && need >= cap, "nofile_need(%u, %.17g, %u, %u) = %lu", threads,
              factor, listeners, reserve, need);
 }

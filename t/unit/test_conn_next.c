@@ -692,8 +692,10 @@ static void test_conn_cap_and_nofile(void)
     FE_ASSERT_EQ_INT(fe_child_conn_cap(0, 1.0), 20);
     /* saturates instead of wrapping */
     FE_ASSERT_EQ_U64(fe_child_conn_cap(4000000000u, 1000.0), 4000000000u);
-    FE_ASSERT_EQ_U64(fe_nofile_need(25, 2.0, 2, 64), 191 + 2 + 64);
-    FE_ASSERT_EQ_U64(fe_nofile_need(64, 4.0, 1, 64), 785);
+    FE_ASSERT_EQ_INT(fe_child_fresh_cap(25, 2.0), 3 * 191);
+    FE_ASSERT_EQ_U64(fe_child_fresh_cap(4000000000u, 1000.0), 4000000000u);
+    FE_ASSERT_EQ_U64(fe_nofile_need(25, 2.0, 2, 64), 191 + 573 + 2 + 64);
+    FE_ASSERT_EQ_U64(fe_nofile_need(64, 4.0, 1, 64), 720 + 2160 + 1 + 64);
 }
 
 static const fe_test_case_t cases[] = {
