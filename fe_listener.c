@@ -126,7 +126,9 @@ static apr_status_t fe_setup_listen_pfds(fe_child_t *ch)
 }
 
 /* The runtime pool's allocator is locked: workers destroy transaction
- * pools (its children) while the listener creates them. */
+ * pools (its children) while the listener creates them, and every
+ * connection's pool and bucket allocator take their memory from it
+ * (fe_pool_get()).  Its free list is capped at MaxMemFree per child. */
 static apr_status_t fe_create_runtime_pool(fe_child_t *ch)
 {
     apr_allocator_t *a;
@@ -144,6 +146,7 @@ static apr_status_t fe_create_runtime_pool(fe_child_t *ch)
         return rv;
     }
     apr_allocator_owner_set(a, ch->pruntime);
+    apr_allocator_max_free_set(a, ap_max_mem_free);
     apr_pool_tag(ch->pruntime, "pruntime");
     rv = apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, ch->pruntime);
     if (rv == APR_SUCCESS) {

@@ -24,8 +24,10 @@
  *             └─ pruntime   queue, pollset, mutexes, threads; its
  *                 │         allocator is locked, because workers destroy
  *                 │         its children while the listener creates them
- *                 └─ ptrans...  one per connection, own allocator,
- *                               recycled (destroyed before pruntime)
+ *                 └─ ptrans...  one per connection, on pruntime's
+ *                               allocator (free list: MaxMemFree per
+ *                               child), recycled (destroyed before
+ *                               pruntime)
  */
 #ifndef MPM_FASTEVENT_H
 #define MPM_FASTEVENT_H

@@ -61,7 +61,7 @@ if [ "$(id -u)" -ne 0 ]; then
         make -f Makefile.apxs test
     suite "unit tests under ASan+UBSan and valgrind" bash scripts/sanitize-ci.sh
     suite "restarts and process management" python3 t/restarts/run.py
-    suite "hostile clients" python3 t/hostile/run.py
+    suite "hostile clients" python3 t/hostile/run.py --retry-slow
     suite "scale-out behind HAProxy" python3 t/haproxy/run.py
     summary
     exit $?
@@ -129,7 +129,7 @@ suite "restarts and process management (as $TUSER)" \
 # mid-response, garbage, half-close, pipelined storms, oversized headers,
 # and the combined flood; see docs/hardening.md.
 suite "hostile clients (as $TUSER)" \
-    bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/hostile/run.py"
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/hostile/run.py --retry-slow"
 suite "scale-out behind HAProxy with the PROXY protocol (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/haproxy/run.py"
 suite "Debian package: build, install, switch MPM, serve, remove (as root)" \

@@ -46,12 +46,16 @@ non-zero if a check failed.
 
 Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
                         [--event] [--only a,b,...] [--port N] [--keep]
+                        [--retry-slow]
                         [--scale F]
 
   --event   run against the stock event MPM (comparison; expected to fail
             some checks)
   --scale   multiply the client counts (e.g. 0.1 for a quick try)
   --keep    keep the server directories (config, error_log) for inspection
+  --retry-slow  when a scenario's only failed check is the probe's, run it
+            once more and let the second run decide (CI uses it: on a
+            shared 2-core machine a busy neighbour shows first in p99)
 """
 import argparse
 import asyncio
@@ -99,10 +103,12 @@ MaxRequestWorkers 400
 AsyncRequestWorkerFactor %s"""
 
 results = []
+names = []
 
 
 def check(name, ok, detail=""):
     results.append(bool(ok))
+    names.append(name)
     print("%s - %s%s" % ("ok" if ok else "not ok", name,
                           (": " + detail) if detail else ""), flush=True)
 
@@ -1208,6 +1214,10 @@ def main():
     ap.add_argument("--port", type=int, default=8591)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--retry-slow", action="store_true",
+                    help="run a scenario once more when its only failed "
+                    "check is the probe's (latency on a busy machine); "
+                    "the second run decides")
     opts = ap.parse_args()
     if opts.event:
         opts.module = os.path.join(MODDIR, "mod_mpm_event.so")
@@ -1231,13 +1241,27 @@ def main():
     for key, fn in SCENARIOS:
         if only and key not in only:
             continue
-        try:
-            table.append(fn(opts))
-        except Exception as e:      # a broken scenario is a failure
-            import traceback
-            traceback.print_exc()
-            check("%s ran" % key, False, repr(e))
-        note("elapsed %.0f s" % (time.time() - t0))
+        for attempt in (1, 2):
+            first = len(results)
+            try:
+                table.append(fn(opts))
+            except Exception as e:      # a broken scenario is a failure
+                import traceback
+                traceback.print_exc()
+                check("%s ran" % key, False, repr(e))
+            note("elapsed %.0f s" % (time.time() - t0))
+            failed = [names[i] for i in range(first, len(results))
+                      if not results[i]]
+            if (attempt == 1 and opts.retry_slow and failed
+                    and all(": probe served" in f for f in failed)):
+                note("%s: only the probe check failed (a busy machine "
+                     "shows here first): running the scenario once more, "
+                     "the second run decides" % key)
+                del results[first:]
+                del names[first:]
+                table.pop()
+                continue
+            break
     note("summary (served %%, p99 ms, fds start/peak/end, excess):")
     for s in table:
         note("  %-16s %6.1f%% %8.1f ms  fds %d/%d/%d excess %d" % (
