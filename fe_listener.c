@@ -12,9 +12,11 @@
  * event returned by poll always refers to a connection that is still
  * parked.
  *
- * Must not: block (no socket I/O other than accept, no pool clearing), or
- * run connection hooks: a connection that must be closed after a timeout
- * is handed to a worker with a kill order.
+ * Must not: block (its socket I/O is non-blocking: accept, reading new
+ * connections' request heads, draining lingering closes), or run
+ * connection hooks: a connection that must be closed after a timeout is
+ * handed to a worker with a kill order.  The one pool it clears is that
+ * of a lingering connection that reached EOF (its cleanups only).
  */
 #include "mpm_fastevent.h"
 #include "fe_connstate.h"
@@ -563,6 +565,44 @@ static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
     }
 }
 
+/*
+ * A parked lingering close became readable: drain it here (a few reads
+ * at most) and close it at EOF, instead of handing it to a worker for a
+ * read or two.  Returns 1 when it was handled (closed, or still parked
+ * waiting for more); 0 when the client keeps sending and a worker should
+ * drain it.  Parked connections are the listener's alone, so no lock is
+ * held while reading.
+ */
+#define FE_LINGER_READS 4
+
+static int fe_linger_here(fe_child_t *ch, fe_conn_t *cs)
+{
+    char buf[4096];
+    apr_os_sock_t fd = -1;
+    int i;
+
+    apr_os_sock_get(&fd, cs->sock);
+    for (i = 0; fd >= 0 && i < FE_LINGER_READS; i++) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+        if (n > 0 || (n < 0 && errno == EINTR)) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 1;                    /* wait for more, still parked */
+        }
+        break;                           /* EOF or error: done */
+    }
+    if (fd >= 0 && i == FE_LINGER_READS) {
+        return 0;
+    }
+    apr_thread_mutex_lock(ch->tq_mutex);
+    fe_unpark_locked(ch, cs);
+    apr_thread_mutex_unlock(ch->tq_mutex);
+    fe_conn_close(cs);                   /* clears its pool: cheap here */
+    return 1;
+}
+
 static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
 {
     apr_thread_mutex_lock(ch->tq_mutex);
@@ -575,6 +615,14 @@ static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
         apr_thread_mutex_unlock(ch->tq_mutex);
         fe_fresh_input(ch, cs, 1);
         return;
+    }
+    if (cs->pub.state == CONN_STATE_LINGER_NORMAL
+        || cs->pub.state == CONN_STATE_LINGER_SHORT) {
+        apr_thread_mutex_unlock(ch->tq_mutex);
+        if (fe_linger_here(ch, cs)) {
+            return;
+        }
+        apr_thread_mutex_lock(ch->tq_mutex);
     }
     fe_unpark_locked(ch, cs);
     apr_thread_mutex_unlock(ch->tq_mutex);

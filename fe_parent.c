@@ -15,6 +15,7 @@
  */
 #include "mpm_fastevent.h"
 #include "fe_spawn.h"
+#include "fe_connstate.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
@@ -23,6 +24,7 @@
 #include <apr_strings.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -311,6 +313,14 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
         }
         usable = !slots[i].quiescing && !ps->not_accepting
                  && slots[i].gen == rt->mpm->my_generation;
+        if (!slots[i].quiescing && slots[i].gen == rt->mpm->my_generation) {
+            apr_uint32_t held = ps->connections;
+
+            held -= held > ps->lingering_close ? ps->lingering_close : held;
+            held = held > (apr_uint32_t)(INT_MAX / 2 - in->conns)
+                   ? (apr_uint32_t)(INT_MAX / 2 - in->conns) : held;
+            in->conns += (int)held;
+        }
         for (j = 0; j < tpc; j++) {
             int st = ap_get_scoreboard_worker_from_indexes(i, j)->status;
 
@@ -374,6 +384,13 @@ static void fe_warn_spawn(server_rec *s, const fe_spawn_plan_t *plan,
     }
 }
 
+/* The parent looks at the scoreboard this often when it is not spawning:
+ * a load that arrives on an idle server gets its first new process within
+ * a quarter second (stock event: up to a second), while connections wait
+ * in the kernel's backlog. */
+#define FE_IDLE_TICK    apr_time_from_msec(250)
+#define FE_RETIRE_EVERY apr_time_from_sec(1)
+
 /* One maintenance tick for one bucket; returns processes spawned. */
 static int fe_maintain_bucket(server_rec *s, int bucket)
 {
@@ -395,12 +412,18 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
     in.max_rate = FE_SPAWN_MAX_RATE / nb;
     in.rate = rt->spawn_rate[bucket];
     in.hold_off = rt->hold_off;
+    in.conns_per_daemon = (int)fe_accept_limit(fe_g.lim.threads_per_child,
+                                               fe_g.lim.worker_factor);
     fe_spawn_decide(&in, &plan);
 
     rt->spawn_rate[bucket] = plan.rate;
     rt->hold_off = plan.hold_off;
     fe_warn_spawn(s, &plan, &in);
-    if (plan.retire_one) {
+    /* Ticks come every 250 ms, but spare processes retire at most one a
+     * second, as with stock event's one-second tick. */
+    if (plan.retire_one
+        && apr_time_now() - rt->last_retire >= FE_RETIRE_EVERY) {
+        rt->last_retire = apr_time_now();
         ap_mpm_podx_signal(fe_g.pods[bucket], AP_MPM_PODX_GRACEFUL);
     }
     if (plan.spawn > 0) {
@@ -600,7 +623,7 @@ static void fe_pods_killpg(int mode)
 static void fe_server_main_loop(server_rec *s, apr_pool_t *pconf)
 {
     fe_retained_t *rt = fe_g.retained;
-    apr_interval_time_t tick = apr_time_from_sec(1);
+    apr_interval_time_t tick = FE_IDLE_TICK;
 
     while (!rt->mpm->restart_pending && !rt->mpm->shutdown_pending) {
         apr_proc_t proc;
@@ -632,7 +655,7 @@ static void fe_server_main_loop(server_rec *s, apr_pool_t *pconf)
         fe_update_max_daemon_used();
         /* While growing, look again soon: connections may be waiting in
          * the kernel's backlog for a process to accept them. */
-        tick = spawned ? apr_time_from_msec(100) : apr_time_from_sec(1);
+        tick = spawned ? apr_time_from_msec(100) : FE_IDLE_TICK;
     }
 }
 

@@ -48,6 +48,8 @@ static void sanitize(const fe_spawn_in_t *in, fe_spawn_in_t *s)
     s->max_workers = at_least(s->max_workers, 0);
     s->hold_off = at_least(s->hold_off, 0);
     s->max_rate = at_least(s->max_rate, 1);
+    s->conns = at_least(s->conns, 0);
+    s->conns_per_daemon = at_least(s->conns_per_daemon, 0);
     s->rate = at_least(s->rate, 1);
     if (s->rate > s->max_rate) {
         s->rate = s->max_rate;
@@ -55,17 +57,34 @@ static void sanitize(const fe_spawn_in_t *in, fe_spawn_in_t *s)
 }
 
 /*
- * Too many idle threads.  A stopping process keeps its scoreboard slot
+ * Too many idle threads.  (The connection guard: see fe_spawn.h.)  A
+ * stopping process keeps its scoreboard slot
  * until it has drained, so retiring while another is still stopping could
  * eat the headroom between active_daemons_limit and ServerLimit that new
  * processes need; it is allowed only when that headroom is ample.  The
  * active_daemons > 0 test only matters for nonsense input.
  */
+static int fe_others_hold(const fe_spawn_in_t *s)
+{
+    /* unsigned 64-bit: at most (2^31)^2 x 3 < 2^64 (fuzz_spawn found the
+     * signed overflow) */
+    unsigned long long room;
+
+    if (s->conns_per_daemon <= 0) {
+        return 1;
+    }
+    room = (unsigned long long)(s->active_daemons > 0 ? s->active_daemons - 1
+                                                      : 0)
+           * (unsigned long long)s->conns_per_daemon * 3u;
+    return (unsigned long long)s->conns * 4u <= room;
+}
+
 static void plan_retire(const fe_spawn_in_t *s, fe_spawn_plan_t *plan)
 {
     plan->retire_one = s->active_daemons > 0
                        && (s->active_daemons == s->total_daemons
-                           || s->free_slots > s->active_daemons_limit);
+                           || s->free_slots > s->active_daemons_limit)
+                       && fe_others_hold(s);
     plan->rate = 1;
 }
 

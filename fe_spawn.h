@@ -8,7 +8,13 @@
  * rate:
  *  - too many idle threads (idle > max_spare): retire one process, but only
  *    when no process is still stopping (active == total) or more than
- *    active_daemons_limit slots are free; rate back to 1;
+ *    active_daemons_limit slots are free, and (unlike stock event) only
+ *    when the other processes could hold the connections with a quarter
+ *    of their room to spare: conns <= (active - 1) x conns_per_daemon x
+ *    3/4 (no guard when conns_per_daemon <= 0).  Idle threads are normal
+ *    with many keep-alive connections and short requests; retiring a
+ *    process there closes its connections and sends them to the others,
+ *    which then need a new process.  Rate back to 1 either way;
  *  - too few idle threads (idle < min_spare):
  *      - busy threads >= max_workers: warn FE_SPAWN_WARN_MAXWORKERS (no idle
  *        at all) or FE_SPAWN_WARN_NEAR_MAX (within MinSpareThreads);
@@ -63,6 +69,10 @@ typedef struct fe_spawn_in {
     int max_rate;         /**< rate cap, FE_SPAWN_MAX_RATE normally */
     int rate;             /**< current spawn rate, >= 1 */
     int hold_off;         /**< ticks to wait before doubling again */
+    int conns;            /**< connections held by active processes (not
+                               lingering), for the retire guard */
+    int conns_per_daemon; /**< connections one process takes (its accept
+                               limit); 0: no retire guard */
 } fe_spawn_in_t;
 
 typedef struct fe_spawn_plan {

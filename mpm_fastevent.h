@@ -77,6 +77,7 @@ typedef struct fe_retained {
     int signal_deaths;        /**< children killed by a signal in a row */
     apr_time_t backoff_until; /**< do not fork before this time */
     apr_time_t last_death;    /**< when a child last died from a signal */
+    apr_time_t last_retire;   /**< when a spare process was last retired */
 } fe_retained_t;
 
 /** State of one configuration cycle (reset in pre_config). */

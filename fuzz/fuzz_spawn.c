@@ -79,6 +79,12 @@ static void check_plan(const fe_spawn_in_t *in, const fe_spawn_plan_t *p)
                               && s.active_daemons > 0),
            "retire without too many idle threads / an active process");
     PCHECK(!(p->retire_one && p->spawn > 0), "both spawn and retire");
+    PCHECK(!p->retire_one || s.conns_per_daemon <= 0
+           || (unsigned long long)(s.conns > 0 ? s.conns : 0) * 4u
+              <= (unsigned long long)(s.active_daemons - 1)
+                 * (unsigned long long)s.conns_per_daemon * 3u,
+           "retire while the other processes could not hold the "
+           "connections");
     PCHECK(p->rate >= 1 && p->rate <= s.max_rate, "rate out of [1, max]");
     PCHECK(p->hold_off == s.hold_off || p->hold_off == s.hold_off - 1,
            "hold_off grew or dropped by more than one");
@@ -147,6 +153,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.min_spare = fz_int(&r);
         in.max_spare = fz_int(&r);
         in.max_workers = fz_int(&r);
+        if (sel & 8) {                  /* the retire guard */
+            in.conns = fz_int(&r);
+            in.conns_per_daemon = fz_int(&r);
+        }
+        else {
+            in.conns = in.conns_per_daemon = 0;
+        }
         if (sel & 2) {                  /* nonsense retained data */
             in.max_rate = fz_int(&r);
             in.rate = fz_int(&r);

@@ -425,9 +425,47 @@ static void test_pure(void)
     CU_ASSERT_TRUE(memcmp(&a, &b, sizeof(a)) == 0);
 }
 
+/* Idle threads with many keep-alive connections: keep the processes that
+ * hold them. */
+static void test_retire_guard(void)
+{
+    static const struct { int active, conns, per, want; } rows[] = {
+        {4, 0, 75, 1},       /* nothing held */
+        {4, 168, 75, 1},     /* 168 x 4 <= 3 x 75 x 3 = 675 */
+        {4, 169, 75, 0},     /* 676 > 675 */
+        {16, 1000, 75, 0},   /* ka1000: 16 x 75 = 1200 would be tight */
+        {16, 800, 75, 1},    /* 3200 <= 15 x 225 = 3375 */
+        {1, 1, 75, 0},       /* the last process never "has room" */
+        {4, 5000, 0, 1},     /* no guard */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fe_spawn_in_t in = calm();
+        fe_spawn_plan_t plan;
+
+        in.idle_threads = 76;
+        in.active_daemons = in.total_daemons = rows[i].active;
+        in.free_slots = 12;
+        in.active_daemons_limit = 16;
+        in.conns = rows[i].conns;
+        in.conns_per_daemon = rows[i].per;
+        in.rate = 4;
+        plan = decide(&in);
+        if (plan.retire_one != rows[i].want) {
+            fprintf(stderr, "  row %zu\n", i);
+        }
+        FE_ASSERT_EQ_INT(plan.retire_one, rows[i].want);
+        FE_ASSERT_EQ_INT(plan.spawn, 0);
+        FE_ASSERT_EQ_INT(plan.rate, 1);
+    }
+}
+
 static const fe_test_case_t cases[] = {
     {"comfortable band: nothing, rate 1", test_comfortable_band},
     {"retire one, unless processes are stopping", test_retire},
+    {"no retire while the others could not hold the connections",
+     test_retire_guard},
     {"short of idle: MaxRequestWorkers, scoreboard", test_short_of_idle},
     {"spawn = min(free, rate, room)", test_spawn_count},
     {"rate doubles 1..max_rate over ticks", test_doubling_sequence},
