@@ -53,6 +53,8 @@ Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
             some checks)
   --scale   multiply the client counts (e.g. 0.1 for a quick try)
   --keep    keep the server directories (config, error_log) for inspection
+  FE_TEST_HTTPD (environment): the httpd binary or a wrapper, e.g. one that
+            LD_PRELOADs libasan for the ASan-built module (docs/hardening.md)
   --retry-slow  when a scenario's only failed check is the probe's, run it
             once more and let the second run decide (CI uses it: on a
             shared 2-core machine a busy neighbour shows first in p99)
@@ -77,7 +79,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
 MODDIR = "/usr/lib/apache2/modules"
-HTTPD = "/usr/sbin/apache2"
+HTTPD = os.environ.get("FE_TEST_HTTPD", "/usr/sbin/apache2")
 HOST = "127.0.0.1"
 
 TIMEOUT = 10                    # server Timeout
