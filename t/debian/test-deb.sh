@@ -267,7 +267,9 @@ fi
 dpkg-deb -c "$DEB" | awk '{print $NF}' >"$SCRATCH/contents"
 for f in ./usr/lib/apache2/modules/mod_mpm_fastevent.so \
          ./etc/apache2/mods-available/mpm_fastevent.load \
-         ./etc/apache2/mods-available/mpm_fastevent.conf; do
+         ./etc/apache2/mods-available/mpm_fastevent.conf \
+         ./usr/sbin/fastevent-tune \
+         ./usr/share/man/man1/fastevent-tune.1.gz; do
     check "package ships $f" grep -qx "$f" "$SCRATCH/contents"
 done
 depends=$(dpkg-deb -f "$DEB" Depends)
