@@ -379,24 +379,34 @@ static int fe_linger_start(fe_conn_t *cs)
     return 1;
 }
 
-/* Read and discard what the client still sends until it closes; park
- * when it would block.  Always leaves the worker. */
-static void fe_linger_drain(fe_conn_t *cs)
+/* Read and discard, without blocking (the socket's timeout is 0 once
+ * lingering), at most @rounds buffers of what a lingering connection
+ * still sends.  Worker or listener (fe_linger_here), whoever owns cs. */
+int fe_linger_discard(fe_conn_t *cs, int rounds)
 {
     char buf[FE_LINGER_BUF];
-    int rounds;
 
-    for (rounds = 0; rounds < 16; rounds++) {
+    while (rounds-- > 0) {
         apr_size_t len = sizeof buf;
         apr_status_t rv = apr_socket_recv(cs->sock, buf, &len);
 
         if (APR_STATUS_IS_EAGAIN(rv)) {
-            break;
+            return FE_DRAIN_WAIT;
         }
         if (rv != APR_SUCCESS || len == 0) {
-            fe_conn_close(cs);       /* EOF or error: done */
-            return;
+            return FE_DRAIN_EOF;
         }
+    }
+    return FE_DRAIN_MORE;
+}
+
+/* Drain until the client closes; park when it would block (or keeps
+ * sending).  Always leaves the worker. */
+static void fe_linger_drain(fe_conn_t *cs)
+{
+    if (fe_linger_discard(cs, 16) == FE_DRAIN_EOF) {
+        fe_conn_close(cs);           /* EOF or error: done */
+        return;
     }
     fe_park(cs, cs->pub.state, CONN_SENSE_WANT_READ, cs->pub.state,
             cs->linger_since);

@@ -36,7 +36,7 @@ APLOG_USE_MODULE(mpm_fastevent);
 /* Accept at most this many connections per readiness event. */
 #define FE_ACCEPT_BATCH 16
 /* Header deadline: longest wait for a new connection's request head. */
-#define FE_FIRST_BYTE_SECS 20
+#define FE_HEAD_DEADLINE_SECS 20
 
 
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
@@ -194,14 +194,14 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     fe_tq_init(&ch->linger_q, apr_time_from_sec(FE_LINGER_SECS));
     fe_tq_init(&ch->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
     /* A new connection waits here until its request head is in, holding
-     * no worker: up to Timeout, and at most FE_FIRST_BYTE_SECS
+     * no worker: up to Timeout, and at most FE_HEAD_DEADLINE_SECS
      * (mod_reqtimeout's default header timeout) from accept, so a flood of
      * silent or trickling (slowloris) connections costs descriptors, not
      * workers. */
     fe_tq_init(&ch->fresh_q, ap_server_conf->timeout
-                             < apr_time_from_sec(FE_FIRST_BYTE_SECS)
+                             < apr_time_from_sec(FE_HEAD_DEADLINE_SECS)
                              ? ap_server_conf->timeout
-                             : apr_time_from_sec(FE_FIRST_BYTE_SECS));
+                             : apr_time_from_sec(FE_HEAD_DEADLINE_SECS));
     ch->next_wakeup = FE_TQ_NEVER;
     ch->poll_until = FE_TQ_NEVER;
     ch->max_pools = tpc;
@@ -577,24 +577,13 @@ static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
 
 static int fe_linger_here(fe_child_t *ch, fe_conn_t *cs)
 {
-    char buf[4096];
-    apr_os_sock_t fd = -1;
-    int i;
-
-    apr_os_sock_get(&fd, cs->sock);
-    for (i = 0; fd >= 0 && i < FE_LINGER_READS; i++) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-
-        if (n > 0 || (n < 0 && errno == EINTR)) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return 1;                    /* wait for more, still parked */
-        }
-        break;                           /* EOF or error: done */
-    }
-    if (fd >= 0 && i == FE_LINGER_READS) {
+    switch (fe_linger_discard(cs, FE_LINGER_READS)) {
+    case FE_DRAIN_WAIT:
+        return 1;                        /* wait for more, still parked */
+    case FE_DRAIN_MORE:
         return 0;
+    default:
+        break;                           /* EOF or error: done */
     }
     apr_thread_mutex_lock(ch->tq_mutex);
     fe_unpark_locked(ch, cs);
@@ -701,7 +690,7 @@ static void fe_log_slow_heads(fe_child_t *ch, apr_time_t now)
                  "silent-connection flood; none held a worker); the header "
                  "deadline is min(Timeout, %d s)",
                  ch->slow_heads, apr_time_sec(ch->fresh_q.timeout),
-                 ch->evicted, ch->fresh_cap, FE_FIRST_BYTE_SECS);
+                 ch->evicted, ch->fresh_cap, FE_HEAD_DEADLINE_SECS);
     ch->slow_heads = 0;
     ch->evicted = 0;
     ch->slow_logged_at = now;

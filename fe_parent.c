@@ -291,6 +291,7 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
 {
     fe_retained_t *rt = fe_g.retained;
     int i, j, tpc = fe_g.lim.threads_per_child;
+    apr_uint64_t conns = 0;
 
     for (i = 0; i < fe_g.lim.server_limit; i++) {
         process_score *ps;
@@ -313,13 +314,9 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
         }
         usable = !slots[i].quiescing && !ps->not_accepting
                  && slots[i].gen == rt->mpm->my_generation;
-        if (!slots[i].quiescing && slots[i].gen == rt->mpm->my_generation) {
-            apr_uint32_t held = ps->connections;
-
-            held -= held > ps->lingering_close ? ps->lingering_close : held;
-            held = held > (apr_uint32_t)(INT_MAX / 2 - in->conns)
-                   ? (apr_uint32_t)(INT_MAX / 2 - in->conns) : held;
-            in->conns += (int)held;
+        if (!slots[i].quiescing && slots[i].gen == rt->mpm->my_generation
+            && ps->connections > ps->lingering_close) {
+            conns += ps->connections - ps->lingering_close;
         }
         for (j = 0; j < tpc; j++) {
             int st = ap_get_scoreboard_worker_from_indexes(i, j)->status;
@@ -335,6 +332,7 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
             }
         }
     }
+    in->conns = conns > INT_MAX ? INT_MAX : (int)conns;
 }
 
 static void fe_warn_spawn(server_rec *s, const fe_spawn_plan_t *plan,

@@ -247,6 +247,8 @@ void fe_listener_wakeup(fe_child_t *ch);
 void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data);
 void fe_conn_track(fe_conn_t *cs);
 void fe_conn_close(fe_conn_t *cs);
+enum { FE_DRAIN_EOF, FE_DRAIN_WAIT, FE_DRAIN_MORE };
+int fe_linger_discard(fe_conn_t *cs, int rounds);
 fe_conn_t *fe_conn_from_c(conn_rec *c);
 int fe_pre_connection(conn_rec *c, void *csd);
 int fe_post_read_request(request_rec *r);

@@ -50,8 +50,6 @@
 #include "fe_config.h"
 #include "fuzz_util.h"
 
-static apr_pool_t *fz_pool;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,10 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (apr_initialize() != APR_SUCCESS
-        || apr_pool_create(&fz_pool, NULL) != APR_SUCCESS) {
-        abort();
-    }
+    (void)fz_apr_root();
     return 0;
 }
 
@@ -171,7 +166,7 @@ static void check_parse_int(const char *directive, const char *arg,
 {
     int want = 0, got = 0x5a5a5a5a;
     int accept = oracle_int(arg, &want);
-    const char *err = fe_parse_int(directive, arg, &got, fz_pool);
+    const char *err = fe_parse_int(directive, arg, &got, fz_apr_root());
 
     FZ_CHECK((err == NULL) == accept, "fe_parse_int(%s, \"%s\") returned "
              "%s, the grammar says %s", directive, arg,
@@ -194,7 +189,7 @@ static void check_parse_factor(const char *arg, double *out_value, int *ok)
 {
     double want = 0.0, got = -12345.0;
     int accept = oracle_factor(arg, &want);
-    const char *err = fe_parse_factor(arg, &got, fz_pool);
+    const char *err = fe_parse_factor(arg, &got, fz_apr_root());
 
     FZ_CHECK((err == NULL) == accept, "fe_parse_factor(\"%s\") returned "
              "%s, the grammar says %s", arg, err ? err : "success",
@@ -548,6 +543,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(buf);
         check_limits(&l, fsl, ftl);
     }
-    apr_pool_clear(fz_pool);
+    apr_pool_clear(fz_apr_root());
     return 0;
 }

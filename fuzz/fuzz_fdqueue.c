@@ -35,16 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NNODES 32
 #define MAXQ 4096
 
-static apr_pool_t *fz_root;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (apr_initialize() != APR_SUCCESS
-        || apr_pool_create(&fz_root, NULL) != APR_SUCCESS) {
-        abort();
-    }
+    (void)fz_apr_root();
     return 0;
 }
 
@@ -73,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_status_t rv;
     uint8_t cb;
 
-    if (apr_pool_create(&p, fz_root) != APR_SUCCESS) {
+    if (apr_pool_create(&p, fz_apr_root()) != APR_SUCCESS) {
         abort();
     }
     fz_init(&r, data, size);

@@ -27,16 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NT 48
 
-static apr_pool_t *fz_root;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (apr_initialize() != APR_SUCCESS
-        || apr_pool_create(&fz_root, NULL) != APR_SUCCESS) {
-        abort();
-    }
+    (void)fz_apr_root();
     return 0;
 }
 
@@ -80,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_uint64_t last_seq = 0;
     int npending = 0, pushed = 0, ops = 0, i;
 
-    if (apr_pool_create(&p, fz_root) != APR_SUCCESS) {
+    if (apr_pool_create(&p, fz_apr_root()) != APR_SUCCESS) {
         abort();
     }
     memset(timer, 0, sizeof(timer));

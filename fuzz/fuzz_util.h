@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <apr_general.h>
+#include <apr_pools.h>
 
 /* Print the failed invariant (and the harness's context line, if any)
  * and abort: libFuzzer then writes crash-<sha1> with the input. */
@@ -147,6 +149,19 @@ static inline int64_t fz_i64(fz_reader_t *r)
                               : INT64_MIN + (int64_t)fz_u16(r);
     default: return (int64_t)fz_u64(r);
     }
+}
+
+/* The APR root pool of the harnesses that need one, created at first use
+ * (their LLVMFuzzerInitialize calls it, so APR starts before any input). */
+static inline apr_pool_t *fz_apr_root(void)
+{
+    static apr_pool_t *root;
+
+    if (root == NULL && (apr_initialize() != APR_SUCCESS
+                         || apr_pool_create(&root, NULL) != APR_SUCCESS)) {
+        abort();
+    }
+    return root;
 }
 
 #endif /* FUZZ_UTIL_H */

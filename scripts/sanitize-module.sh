@@ -60,40 +60,8 @@ if [ "$(id -u)" -eq 0 ]; then
         useradd -m -s /bin/sh "$TUSER" || exit 2
         echo "test-asan: created user $TUSER"
     fi
-    # a test server left running by an interrupted earlier run in $WORK
-    if [ -f "$WORK/t/conf/apache_test_config.pm" ]; then
-        (cd "$WORK" && runuser -u "$TUSER" -- perl t/TEST -stop >/dev/null 2>&1) || true
-    fi
-    rm -rf "$WORK"
-    mkdir -p "$WORK"
-    # Tracked files plus untracked, non-ignored ones, minus build and test
-    # artefacts (the same selection as scripts/test.sh).
-    is_artefact() {
-        case "$1" in
-            .libs/*|*.o|*.lo|*.la|*.slo|build/*|t/logs/*|t/state/*|t/htdocs/*) return 0 ;;
-            t/conf/httpd.conf|t/conf/extra.conf|t/conf/apache_test_config.pm) return 0 ;;
-            t/conf/fastevent-base.conf|t/conf/mime.types) return 0 ;;
-            t/unit/test_*.c) return 1 ;;
-            t/unit/test_*) return 0 ;;
-            core|core.*|t/core|t/core.*) return 0 ;;
-        esac
-        return 1
-    }
-    if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        while IFS= read -r -d '' f; do
-            [ -e "$f" ] || [ -L "$f" ] || continue
-            is_artefact "$f" && continue
-            printf '%s\0' "$f"
-        done < <(git -c safe.directory='*' -C "$SRC" ls-files -z --cached --others --exclude-standard | sort -zu) \
-            | tar -C "$SRC" --null -T - -cf - | tar -C "$WORK" -xf -
-    else
-        tar -C "$SRC" --exclude=.git --exclude=./.libs --exclude=./build \
-            --exclude=./t/logs --exclude=./t/conf/apache_test_config.pm \
-            --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
-            -cf - . | tar -C "$WORK" -xf -
-    fi
-    chown -R "$TUSER": "$WORK"
-    echo "test-asan: copied $(find "$WORK" -type f | wc -l) files to $WORK; running as $TUSER"
+    bash "$SRC/scripts/copy-tree.sh" "$SRC" "$WORK" "$TUSER" || exit 2
+    echo "test-asan: running as $TUSER in $WORK"
     cd "$WORK" || exit 2
     exec runuser -u "$TUSER" -- env FE_TEST_USER="$TUSER" bash scripts/sanitize-module.sh
 fi

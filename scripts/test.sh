@@ -82,42 +82,7 @@ section "Copying the tree to $WORK"
 case "$WORK" in
     /|/tmp|/var/tmp|/root|/home|"$SRC") echo "refusing FE_TEST_WORKDIR=$WORK" >&2; exit 2 ;;
 esac
-# a test server left running by an interrupted earlier run in $WORK
-if [ -f "$WORK/t/conf/apache_test_config.pm" ]; then
-    (cd "$WORK" && runuser -u "$TUSER" -- perl t/TEST -stop >/dev/null 2>&1) || true
-fi
-rm -rf "$WORK"
-mkdir -p "$WORK"
-
-# Tracked files plus untracked, non-ignored ones (work in progress), minus
-# build and test artefacts that may not be ignored yet.
-is_artefact() {
-    case "$1" in
-        .libs/*|*.o|*.lo|*.la|*.slo|build/*|t/logs/*|t/state/*|t/htdocs/*) return 0 ;;
-        t/conf/httpd.conf|t/conf/extra.conf|t/conf/apache_test_config.pm) return 0 ;;
-        t/conf/fastevent-base.conf|t/conf/mime.types) return 0 ;;
-        t/unit/test_*.c) return 1 ;;
-        t/unit/test_*) return 0 ;;
-        core|core.*|t/core|t/core.*) return 0 ;;
-    esac
-    return 1
-}
-if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    while IFS= read -r -d '' f; do
-        [ -e "$f" ] || [ -L "$f" ] || continue      # deleted but still tracked
-        is_artefact "$f" && continue
-        printf '%s\0' "$f"
-    done < <(git -c safe.directory='*' -C "$SRC" ls-files -z --cached --others --exclude-standard | sort -zu) \
-        | tar -C "$SRC" --null -T - -cf - | tar -C "$WORK" -xf -
-    echo "copied $(find "$WORK" -type f | wc -l) files (git ls-files)"
-else
-    tar -C "$SRC" --exclude=.git --exclude=./.libs --exclude=./build \
-        --exclude=./t/logs --exclude=./t/conf/apache_test_config.pm \
-        --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
-        -cf - . | tar -C "$WORK" -xf -
-    echo "copied $(find "$WORK" -type f | wc -l) files (no git: whole tree)"
-fi
-chown -R "$TUSER": "$WORK"
+bash "$SRC/scripts/copy-tree.sh" "$SRC" "$WORK" "$TUSER"
 
 suite "unit tests under ASan+UBSan (LeakSanitizer) and valgrind (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- bash scripts/sanitize-ci.sh"

@@ -60,8 +60,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
 DOC = os.path.join(TREE, "docs", "scaling.md")
-MODDIR = "/usr/lib/apache2/modules"
-HTTPD = "/usr/sbin/apache2"
+sys.path.insert(0, os.path.join(TREE, "t", "lib"))
+import fe_httpd  # noqa: E402  (t/lib)
+from fe_httpd import HTTPD, MODDIR  # noqa: E402
 HAPROXY = "/usr/sbin/haproxy"
 DEADLINE = 85                   # seconds, the whole run
 CLIENT = "127.0.0.1"            # the usual client address
@@ -296,42 +297,20 @@ CustomLog %s/logs/check.log fe_proxied env=fe_check
                            capture_output=True, text=True)
         return p.returncode == 0, (p.stdout + p.stderr).strip()
 
+    def _answers(self):
+        st, body = direct(self.port, proxy=self.proxy, timeout=1)
+        return st == 200 and body.strip() == self.name.encode()
+
     def start(self):
-        subprocess.run([HTTPD, "-f", self.conf, "-k", "start"], check=True,
-                       env=self.env)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            st, body = direct(self.port, proxy=self.proxy, timeout=1)
-            if st == 200 and body.strip() == self.name.encode():
-                return
-            time.sleep(0.1)
-        raise RuntimeError("%s did not answer on port %d" % (self.name,
-                                                             self.port))
+        fe_httpd.start(self.conf, self._answers,
+                       "%s on port %d" % (self.name, self.port), env=self.env)
 
     def pid(self):
-        try:
-            with open(os.path.join(self.dir, "logs", "httpd.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
 
     def stop(self, sig=signal.SIGTERM, limit=15):
         """Signal the parent by its PidFile pid; seconds taken or None."""
-        pid = self.pid()
-        if pid is None:
-            return 0.0
-        t0 = time.time()
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return 0.0
-        while time.time() - t0 < limit:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return time.time() - t0
-            time.sleep(0.05)
-        return None
+        return fe_httpd.signal_and_wait(self.pid(), sig, limit)
 
     def read(self, name):
         try:

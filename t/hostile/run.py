@@ -71,15 +71,15 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
-MODDIR = "/usr/lib/apache2/modules"
-HTTPD = os.environ.get("FE_TEST_HTTPD", "/usr/sbin/apache2")
+sys.path.insert(0, os.path.join(TREE, "t", "lib"))
+import fe_httpd  # noqa: E402  (t/lib)
+from fe_httpd import MODDIR  # noqa: E402
 HOST = "127.0.0.1"
 
 TIMEOUT = 10                    # server Timeout
@@ -173,28 +173,15 @@ ExtendedStatus On
                 KA_TIMEOUT, sizing or SIZING % factor, extra))
 
     def start(self):
-        subprocess.run([HTTPD, "-f", self.conf, "-k", "start"], check=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if get(self.port, "/index.html", timeout=1)[0] == 200:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("server did not answer on port %d" % self.port)
+        fe_httpd.start(self.conf, lambda: get(self.port, "/index.html",
+                                              timeout=1)[0] == 200,
+                       "server on port %d" % self.port)
 
     def pid(self):
-        try:
-            with open(os.path.join(self.dir, "logs", "httpd.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
 
     def children(self):
-        pid = self.pid()
-        if pid is None:
-            return []
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
-                             capture_output=True, text=True).stdout
-        return [int(x) for x in out.split()]
+        return fe_httpd.children(self.pid())
 
     def send(self, sig):
         pid = self.pid()
@@ -245,20 +232,10 @@ ExtendedStatus On
         """SIGTERM the parent (PidFile); SIGKILL it and its children by
         PID if still there after `limit` s.  Returns seconds or None."""
         pid = self.pid()
-        if pid is None:
-            return 0.0
         kids = self.children()
-        t0 = time.time()
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return 0.0
-        while time.time() - t0 < limit:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return time.time() - t0
-            time.sleep(0.05)
+        took = fe_httpd.signal_and_wait(pid, signal.SIGTERM, limit)
+        if took is not None:
+            return took
         for p in [pid] + kids:
             try:
                 os.kill(p, signal.SIGKILL)

@@ -22,8 +22,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
-MODDIR = "/usr/lib/apache2/modules"
-HTTPD = "/usr/sbin/apache2"
+sys.path.insert(0, os.path.join(TREE, "t", "lib"))
+import fe_httpd  # noqa: E402  (t/lib)
+from fe_httpd import MODDIR  # noqa: E402
 CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
                       r"AddressSanitizer|runtime error:")
 
@@ -85,47 +86,22 @@ ExtendedStatus On
                 extra))
 
     def start(self):
-        subprocess.run([HTTPD, "-f", self.conf, "-k", "start"], check=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if get(self.port, "/index.html", timeout=1)[0] == 200:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("server did not answer on port %d" % self.port)
+        fe_httpd.start(self.conf, lambda: get(self.port, "/index.html",
+                                              timeout=1)[0] == 200,
+                       "server on port %d" % self.port)
 
     def pid(self):
-        try:
-            with open(os.path.join(self.dir, "logs", "httpd.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
 
     def children(self):
-        pid = self.pid()
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
-                             capture_output=True, text=True).stdout
-        return [int(x) for x in out.split()]
+        return fe_httpd.children(self.pid())
 
     def send(self, sig):
         os.kill(self.pid(), sig)
 
     def stop(self, sig=signal.SIGTERM, limit=20):
         """Stop by the PidFile's pid; returns seconds taken or None."""
-        pid = self.pid()
-        if pid is None:
-            return 0.0
-        t0 = time.time()
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return 0.0
-        while time.time() - t0 < limit:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return time.time() - t0
-            time.sleep(0.05)
-        return None
+        return fe_httpd.signal_and_wait(self.pid(), sig, limit)
 
     def log(self):
         with open(os.path.join(self.dir, "logs", "error_log"),
