@@ -73,6 +73,7 @@ void fe_child_signal_stop(fe_child_t *ch, int graceful)
             }
         }
     }
+    fe_hold_stop_all(ch);
     fe_listener_wakeup(ch);
     if (!ch->stopping_hooks_ran) {
         ch->stopping_hooks_ran = 1;

@@ -26,6 +26,12 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
 APLOG_USE_MODULE(mpm_fastevent);
 
 /* Wake the listener for an earlier deadline only when it is earlier than
@@ -249,6 +255,172 @@ static int fe_park(fe_conn_t *cs, int state, int sense, int resume,
     return 0;
 }
 
+/* ------------------------------------------------------------ holds */
+
+/* Longest keep-alive hold: past this the client is thinking, not
+ * answering, and the connection is parked with the listener. */
+#define FE_HOLD_MAX_MS 50
+
+static apr_status_t fe_hold_cleanup(void *data)
+{
+    fe_child_t *ch = data;
+
+    if (ch->hold_pipe[0] >= 0) {
+        close(ch->hold_pipe[0]);
+        close(ch->hold_pipe[1]);
+        ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* The preemption pipe; without it (no descriptors left) nobody holds. */
+apr_status_t fe_hold_setup(fe_child_t *ch)
+{
+    int i;
+
+    ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
+    if (pipe(ch->hold_pipe) != 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+
+        ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->s, FELOGNO(10142)
+                     "no pipe for keep-alive holds: every idle keep-alive "
+                     "connection goes to the listener (raise the "
+                     "descriptor limit)");
+        return rv;
+    }
+    for (i = 0; i < 2; i++) {
+        fcntl(ch->hold_pipe[i], F_SETFL,
+              fcntl(ch->hold_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(ch->hold_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    apr_pool_cleanup_register(ch->pruntime, ch, fe_hold_cleanup,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* The child stops: every holder gives its connection back now, and
+ * nobody holds again (fe_hold_allowed sees the stop).  The byte is never
+ * read: the pipe stays readable for good. */
+void fe_hold_stop_all(fe_child_t *ch)
+{
+    char b = 0;
+
+    if (ch->hold_pipe[1] >= 0
+        && apr_atomic_cas32(&ch->hold_stop, 1, 0) == 0
+        && write(ch->hold_pipe[1], &b, 1) < 0) {
+        /* cannot fail with an empty pipe; nothing to do if it did */
+    }
+}
+
+/* After any push to the worker queue, and on every listener pass: when
+ * more entries wait than idle workers will take, call back as many
+ * holders as are missing (one byte each in the pipe), minus the calls
+ * still on their way. */
+void fe_hold_check(fe_child_t *ch)
+{
+    unsigned int holders = apr_atomic_read32(&ch->holders);
+    unsigned int n;
+
+    if (holders == 0 || ch->hold_stop) {
+        return;
+    }
+    n = fe_hold_recall(holders, fe_queue_idlers(ch->queue),
+                       fe_queue_waiting(ch->queue),
+                       apr_atomic_read32(&ch->hold_calls));
+    if (n > 0) {
+        char bytes[64] = { 0 };
+        ssize_t put;
+
+        if (n > sizeof bytes) {
+            n = sizeof bytes;
+        }
+        apr_atomic_add32(&ch->hold_calls, n);
+        put = write(ch->hold_pipe[1], bytes, n);
+        if (put < (ssize_t)n) {
+            apr_atomic_sub32(&ch->hold_calls, n - (put > 0 ? put : 0));
+        }
+    }
+}
+
+/* A holder woke on the pipe: 1 when it must give its connection back
+ * (the child stops, or it took one call-back byte); 0 when another holder
+ * took the byte first. */
+static int fe_hold_called(fe_child_t *ch)
+{
+    char b;
+
+    if (ch->hold_stop || ch->dying || ch->workers_may_exit) {
+        return 1;
+    }
+    if (read(ch->hold_pipe[0], &b, 1) == 1) {
+        apr_atomic_dec32(&ch->hold_calls);
+        fe_metrics_hold(ch->metrics, FE_HOLD_PREEMPT);
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Wait on cs itself for its next request, as long as this worker is not
+ * needed elsewhere.  Returns 1 when the socket became readable (or closed:
+ * the hooks find out), 0 when the caller should park it.  The worker's
+ * row shows K meanwhile, and it does not count as stuck.
+ */
+static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
+{
+    fe_child_t *ch = cs->child;
+    fe_hold_facts_t f;
+    struct pollfd pfd[2];
+    apr_interval_time_t wait = cs->ka_timeout;
+    apr_time_t until;
+    int hit = 0;
+
+    if (ch->hold_pipe[0] < 0) {
+        return 0;
+    }
+    f.threads = ch->nstarted;
+    f.idle = fe_queue_idlers(ch->queue);
+    f.waiting = fe_queue_waiting(ch->queue);
+    f.stopping = ch->hold_stop || ch->dying || ch->workers_may_exit;
+    if (!fe_hold_allowed(&f)) {
+        return 0;
+    }
+    if (wait > apr_time_from_msec(FE_HOLD_MAX_MS)) {
+        wait = apr_time_from_msec(FE_HOLD_MAX_MS);
+    }
+    until = idle_since + wait;
+    pfd[0].fd = fe_sock_fd(cs->sock);
+    pfd[0].events = POLLIN;
+    pfd[1].fd = ch->hold_pipe[0];
+    pfd[1].events = POLLIN;
+    apr_atomic_inc32(&ch->holders);
+    ch->busy_since[cs->tid] = 0;
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        int n;
+
+        if (now >= until) {
+            break;
+        }
+        n = poll(pfd, 2, (int)((until - now + 999) / 1000));
+        if (n > 0 && pfd[0].revents != 0) {
+            hit = 1;
+            break;
+        }
+        if (n > 0 && pfd[1].revents != 0 && fe_hold_called(ch)) {
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+    }
+    apr_atomic_dec32(&ch->holders);
+    ch->busy_since[cs->tid] = apr_time_now();
+    fe_metrics_hold(ch->metrics, hit ? FE_HOLD_HIT : FE_HOLD_MISS);
+    return hit;
+}
+
 /* ------------------------------------------------------------ states */
 
 static int fe_conn_setup(fe_conn_t *cs, fe_worker_t *w)
@@ -340,15 +512,32 @@ static int fe_on_write_completion(fe_conn_t *cs)
     case FE_NEXT_PROCESS:
         cs->pub.state = CONN_STATE_PROCESSING;
         return 1;
-    case FE_NEXT_KEEPALIVE:
+    case FE_NEXT_KEEPALIVE: {
+        apr_time_t idle_since = apr_time_now();
+
         ap_update_child_status(c->sbh, SERVER_BUSY_KEEPALIVE, NULL);
+        if (fe_hold(cs, idle_since)) {
+            cs->pub.state = CONN_STATE_PROCESSING;
+            return 1;
+        }
         fe_park(cs, CONN_STATE_KEEPALIVE, CONN_SENSE_WANT_READ,
-                CONN_STATE_PROCESSING, apr_time_now());
+                CONN_STATE_PROCESSING, idle_since);
         return 0;
+    }
     default:
         cs->pub.state = CONN_STATE_LINGER;
         return 1;
     }
+}
+
+/* 1 when a read finds nothing to read yet (EAGAIN); 0 when something
+ * came (it is discarded: lingering goes on) or the client closed. */
+static int fe_nothing_pending(fe_conn_t *cs)
+{
+    char buf[256];
+    apr_size_t len = sizeof buf;
+
+    return APR_STATUS_IS_EAGAIN(apr_socket_recv(cs->sock, buf, &len));
 }
 
 /* Start the lingering close; returns 0 when cs was closed. */
@@ -371,6 +560,12 @@ static int fe_linger_start(fe_conn_t *cs)
     }
     apr_socket_timeout_set(cs->sock, 0);
     apr_socket_opt_set(cs->sock, APR_INCOMPLETE_READ, 0);
+    if (cs->client_done && fe_nothing_pending(cs)) {
+        /* The client said nothing follows and nothing did: no reset to
+         * fear (RFC 9112 9.6), close without waiting for its FIN. */
+        fe_conn_close(cs);
+        return 0;
+    }
     short_linger = ch->dying
                    || apr_table_get(c->notes, "short-lingering-close");
     cs->pub.state = short_linger ? CONN_STATE_LINGER_SHORT
@@ -437,6 +632,7 @@ static int fe_apply_kill(fe_conn_t *cs)
 /* Run cs until it leaves this worker. */
 static void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
 {
+    cs->tid = w->tid;
     if (cs->fresh) {
         if (cs->kill) {
             fe_conn_close(cs);     /* never sent a byte: nothing to say */
@@ -560,9 +756,25 @@ void fe_pre_read_request_hook(request_rec *r, conn_rec *c)
 
     if (cs != NULL) {
         cs->r = r;
+        cs->client_done = 0;
         apr_pool_cleanup_register(r->pool, cs, fe_forget_request,
                                   apr_pool_cleanup_null);
     }
+}
+
+/* fe_client_done() for this request's headers. */
+static int fe_request_ends_input(request_rec *r)
+{
+    const char *conn = apr_table_get(r->headers_in, "Connection");
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    int has_body;
+
+    has_body = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
+               || (cl != NULL && strspn(cl, "0 \t") != strlen(cl));
+    return fe_client_done(r->proto_num >= HTTP_VERSION(1, 1),
+                          conn && ap_find_token(r->pool, conn, "close"),
+                          conn && ap_find_token(r->pool, conn, "keep-alive"),
+                          has_body);
 }
 
 /* KeepAliveTimeout of the vhost that served the request, when it set one
@@ -576,6 +788,7 @@ int fe_post_read_request(request_rec *r)
                          ? r->server->keep_alive_timeout
                          : r->connection->base_server->keep_alive_timeout;
         cs->io_timeout = r->server->timeout;
+        cs->client_done = fe_request_ends_input(r);
     }
     return DECLINED;
 }

@@ -126,3 +126,41 @@ unsigned long fe_nofile_need(unsigned int threads, double factor,
     return (unsigned long)fe_child_conn_cap(threads, factor)
            + fe_child_fresh_cap(threads, factor) + listeners + reserve;
 }
+
+unsigned int fe_hold_reserve(unsigned int threads)
+{
+    return threads / 16;
+}
+
+int fe_hold_allowed(const fe_hold_facts_t *f)
+{
+    if (f->stopping || f->waiting >= f->idle) {
+        return 0;
+    }
+    return f->idle - f->waiting > fe_hold_reserve(f->threads);
+}
+
+unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
+                            unsigned int waiting, unsigned int recalls)
+{
+    unsigned int missing, callable;
+
+    if (waiting <= idle) {
+        return 0;
+    }
+    missing = waiting - idle;
+    if (missing <= recalls || holders <= recalls) {
+        return 0;
+    }
+    missing -= recalls;
+    callable = holders - recalls;
+    return missing < callable ? missing : callable;
+}
+
+int fe_client_done(int http11, int opt_close, int opt_ka, int has_body)
+{
+    if (has_body) {
+        return 0;
+    }
+    return opt_close || (!http11 && !opt_ka);
+}

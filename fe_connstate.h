@@ -137,4 +137,53 @@ unsigned int fe_child_fresh_cap(unsigned int threads, double factor);
 unsigned long fe_nofile_need(unsigned int threads, double factor,
                              unsigned int listeners, unsigned int reserve);
 
+/*
+ * Keep-alive hold.  After a keep-alive response a worker may wait on the
+ * connection itself for a short while (poll on the socket), as the worker
+ * MPM does, instead of parking it with the listener: when the next
+ * request comes quickly that saves the pollset add/remove, the listener's
+ * wakeup and the queue hand-off.  A holding worker is spare capacity on
+ * loan: it only holds while enough other workers are idle, and the
+ * listener preempts every holder as soon as work waits in the queue
+ * without an idle worker to take it.
+ */
+
+/** Facts for the decision to hold, all of this child process. */
+typedef struct fe_hold_facts {
+    unsigned int threads;    /**< worker threads running */
+    unsigned int idle;       /**< workers blocked in the queue */
+    unsigned int waiting;    /**< queue entries no worker took yet */
+    int stopping;            /**< graceful or ungraceful stop under way */
+} fe_hold_facts_t;
+
+/** Idle workers a child keeps free of holds: ThreadsPerChild / 16. */
+unsigned int fe_hold_reserve(unsigned int threads);
+
+/** 1 when a worker may hold its keep-alive connection now: not stopping,
+ *  and more idle workers than the queue's waiting entries plus the
+ *  reserve.  A call-back under way does not stop it: a call-back byte that
+ *  no holder took yet (they all got their request first) is taken by the
+ *  next holder, which gives its connection back at once. */
+int fe_hold_allowed(const fe_hold_facts_t *f);
+
+/** How many holders to call back now: the entries waiting beyond the
+ *  idle workers, less the call-backs already on their way, and at most
+ *  the holders not already called. */
+unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
+                            unsigned int waiting, unsigned int recalls);
+
+/**
+ * 1 when the client said it will send nothing after this request, so the
+ * lingering close may end at once if nothing arrived (RFC 9112 9.6: the
+ * reset a full close risks comes only from data the client still sends).
+ * True when the request has no body and either carries the "close"
+ * connection option, or is HTTP/1.0 (or older) without "keep-alive".
+ * Any body, even a fully read one, keeps the full lingering close.
+ * @param http11      request version is HTTP/1.1 or later
+ * @param opt_close   Connection: has the "close" token
+ * @param opt_ka      Connection: has the "keep-alive" token
+ * @param has_body    Content-Length > 0 or Transfer-Encoding present
+ */
+int fe_client_done(int http11, int opt_close, int opt_ka, int has_body);
+
 #endif /* FE_CONNSTATE_H */

@@ -377,6 +377,12 @@ unsigned int fe_queue_length(fe_queue_t *q)
     return n;
 }
 
+unsigned int fe_queue_waiting(fe_queue_t *q)
+{
+    return *(volatile unsigned int *)&q->nelts
+           + *(volatile unsigned int *)&q->urgent_count;
+}
+
 unsigned int fe_queue_capacity(const fe_queue_t *q)
 {
     return q->capacity;

@@ -93,6 +93,11 @@ unsigned int fe_queue_idlers(fe_queue_t *q);
 /** Number of items plus urgent nodes waiting now. */
 unsigned int fe_queue_length(fe_queue_t *q);
 
+/** As fe_queue_length() but without the lock: a snapshot for hot paths,
+ *  which may be stale (or torn between the two lanes) by the time it is
+ *  used. */
+unsigned int fe_queue_waiting(fe_queue_t *q);
+
 /** The capacity given at creation. */
 unsigned int fe_queue_capacity(const fe_queue_t *q);
 

@@ -163,12 +163,14 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     int nserv = fe_count_servers();
     apr_status_t rv;
 
+    ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
     rv = fe_create_runtime_pool(ch);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10132)
                      "could not create the child's runtime pool");
         return rv;
     }
+    fe_hold_setup(ch);       /* optional: without it nobody holds */
     /* Lingering connections do not count against the accept limit, so leave
      * room for as many again; every connection is in at most one place
      * (pollset, queue or worker), so the queue never overflows. */
@@ -391,6 +393,7 @@ static void fe_close_listeners(fe_child_t *ch)
     ch->dying = 1;
     fe_sb_set_quiescing(ch);
     fe_sb_all_workers(ch, SERVER_GRACEFUL);
+    fe_hold_stop_all(ch);
     fe_queue_interrupt_all(ch->queue);
 }
 
@@ -562,7 +565,9 @@ static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
         /* Only after fe_queue_term(): the child is exiting now. */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10137)
                      "dropping a ready connection: the child is exiting");
+        return;
     }
+    fe_hold_check(ch);
 }
 
 /*

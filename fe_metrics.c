@@ -42,6 +42,9 @@ struct fe_metrics {
     volatile apr_uint32_t queue_depth;   /* ready, waiting for a worker */
     volatile apr_uint32_t stuck;         /* workers busy > 500 ms */
     volatile apr_uint32_t accepting;
+    volatile apr_uint32_t hold_hits;     /* next request came while held */
+    volatile apr_uint32_t hold_misses;   /* hold ran out: parked */
+    volatile apr_uint32_t hold_preempts; /* holders called back */
     volatile apr_uint32_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
 };
 
@@ -164,10 +167,21 @@ void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited)
     }
 }
 
+/* Worker (hits, misses) or any thread (preemptions): keep-alive holds. */
+void fe_metrics_hold(fe_metrics_t *m, int outcome)
+{
+    if (m != NULL) {
+        apr_atomic_inc32(outcome == FE_HOLD_HIT ? &m->hold_hits
+                         : outcome == FE_HOLD_MISS ? &m->hold_misses
+                         : &m->hold_preempts);
+    }
+}
+
 /* ------------------------------------------------------------ reporting */
 
 typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
+    apr_uint64_t hits, misses, preempts;
     int procs, paused;
     apr_uint32_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
@@ -191,6 +205,9 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->linger += m->linger_timeouts;
     t->queue += m->queue_depth;
     t->stuck += m->stuck;
+    t->hits += m->hold_hits;
+    t->misses += m->hold_misses;
+    t->preempts += m->hold_preempts;
     t->procs++;
     t->paused += !m->accepting;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
@@ -219,6 +236,11 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
     ap_rprintf(r, "FastEventTimeoutsIO: %" APR_UINT64_T_FMT "\n", t->io);
     ap_rprintf(r, "FastEventTimeoutsLinger: %" APR_UINT64_T_FMT "\n",
                t->linger);
+    ap_rprintf(r, "FastEventHoldHits: %" APR_UINT64_T_FMT "\n", t->hits);
+    ap_rprintf(r, "FastEventHoldMisses: %" APR_UINT64_T_FMT "\n",
+               t->misses);
+    ap_rprintf(r, "FastEventHoldPreemptions: %" APR_UINT64_T_FMT "\n",
+               t->preempts);
 }
 
 static void fe_print_row(request_rec *r, const char *name,
@@ -229,10 +251,13 @@ static void fe_print_row(request_rec *r, const char *name,
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
-               APR_UINT64_T_FMT "</td></tr>\n", name, t->accepts, t->rate,
+               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n",
+               name, t->accepts, t->rate,
                t->pauses, t->queue, t->stuck,
                fe_hist_percentile(t->handoff, 50),
-               fe_hist_percentile(t->handoff, 99), t->ka, t->io, t->linger);
+               fe_hist_percentile(t->handoff, 99), t->ka, t->io, t->linger,
+               t->hits, t->misses, t->preempts);
 }
 
 static int fe_status_hook(request_rec *r, int flags)
@@ -250,7 +275,8 @@ static int fe_status_hook(request_rec *r, int flags)
                  "<th>PID</th><th>accepted</th><th>accepts/s</th>"
                  "<th>accept pauses</th><th>queue</th><th>stuck workers"
                  "</th><th>hand-off p50 / p99 (&micro;s)</th><th>timeouts "
-                 "keep-alive / I/O / linger</th></tr>\n", r);
+                 "keep-alive / I/O / linger</th><th>keep-alive holds hit / "
+                 "missed / preempted</th></tr>\n", r);
     }
     for (i = 0; i < seg->n && i < fe_g.lim.server_limit; i++) {
         const fe_metrics_t *m = &seg->slots[i];

@@ -324,7 +324,10 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
             if (!fe_status_valid(st)) {
                 continue;
             }
-            if (st <= SERVER_READY && usable) {
+            /* K: a worker holding a keep-alive connection, preempted
+             * the moment work waits (fe_hold), so it is spare. */
+            if ((st <= SERVER_READY || st == SERVER_BUSY_KEEPALIVE)
+                && usable) {
                 in->idle_threads++;
             }
             if (st >= SERVER_READY && st < SERVER_GRACEFUL) {

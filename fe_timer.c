@@ -98,6 +98,7 @@ void fe_timers_dispatch(fe_child_t *ch, apr_time_t now)
         fe_queue_push_urgent(ch->queue, &te->qnode);
     }
     apr_thread_mutex_unlock(ch->timer_mutex);
+    fe_hold_check(ch);
 }
 
 /* Listener, right before polling: the time to wake up, the earlier of
@@ -149,6 +150,9 @@ static void fe_resume_completed(fe_child_t *ch)
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10151)
                          "child exiting: a resumed connection is dropped");
         }
+    }
+    if (ready != NULL) {
+        fe_hold_check(ch);
     }
 }
 

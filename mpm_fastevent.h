@@ -120,6 +120,7 @@ typedef struct fe_conn {
     apr_interval_time_t io_timeout;  /**< Timeout to apply */
     apr_time_t linger_since;      /**< start of the lingering close */
     int resume_state;             /**< state to run when the wait ends */
+    int tid;                      /**< worker running it (while run) */
     apr_time_t ready_at;          /**< when it was queued for a worker */
     int kill;                     /**< listener asks: close (linger short) */
     char *head;                   /**< bytes the listener read (fresh) */
@@ -130,6 +131,7 @@ typedef struct fe_conn {
     unsigned int fresh:1;         /**< accepted, not yet set up */
     unsigned int async_suspended:1;  /**< CONN_STATE_SUSPENDED */
     unsigned int head_wait:1;     /**< fresh: listener collects its head */
+    unsigned int client_done:1;   /**< request said: nothing follows */
 } fe_conn_t;
 
 typedef struct fe_metrics fe_metrics_t;
@@ -220,6 +222,13 @@ typedef struct fe_child {
     fe_timer_t *timer_free;           /**< recycled, linked via baton */
     fe_tq_t suspended_q;              /**< SUSPENDED conns (tq_mutex) */
     volatile apr_time_t poll_until;   /**< listener's planned wakeup */
+
+    /* Keep-alive holds (fe_conn.c): workers waiting on their own
+     * connection for its next request; preempted through hold_pipe. */
+    int hold_pipe[2];                 /**< holders poll [0]; -1: no holds */
+    volatile apr_uint32_t holders;    /**< workers holding now */
+    volatile apr_uint32_t hold_stop;  /**< stopping: no more holds */
+    volatile apr_uint32_t hold_calls; /**< call-back bytes not yet taken */
 } fe_child_t;
 
 /** Start argument of a worker thread. */
@@ -256,6 +265,9 @@ void fe_pre_read_request_hook(request_rec *r, conn_rec *c);
 int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
                        const char *protocol);
 apr_pool_t *fe_pool_get(fe_child_t *ch);
+apr_status_t fe_hold_setup(fe_child_t *ch);
+void fe_hold_check(fe_child_t *ch);
+void fe_hold_stop_all(fe_child_t *ch);
 void fe_pool_put(fe_child_t *ch, apr_pool_t *p);
 fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
 
@@ -270,6 +282,8 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now);
 apr_time_t fe_metrics_next_tick(fe_child_t *ch);
 void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
 void fe_metrics_register_hooks(void);
+enum { FE_HOLD_HIT, FE_HOLD_MISS, FE_HOLD_PREEMPT };
+void fe_metrics_hold(fe_metrics_t *m, int outcome);
 
 /* fe_headbuf.c: the listener collects new connections' request heads. */
 enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };

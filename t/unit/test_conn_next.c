@@ -698,6 +698,160 @@ static void test_conn_cap_and_nofile(void)
     FE_ASSERT_EQ_U64(fe_nofile_need(64, 4.0, 1, 64), 720 + 2160 + 1 + 64);
 }
 
+/* ---------------------------------------------------------- holds */
+
+static fe_hold_facts_t hold_facts(unsigned int threads, unsigned int idle,
+                                  unsigned int waiting, int stopping)
+{
+    fe_hold_facts_t f;
+
+    f.threads = threads;
+    f.idle = idle;
+    f.waiting = waiting;
+    f.stopping = stopping;
+    return f;
+}
+
+static void test_hold_reserve(void)
+{
+    FE_ASSERT_EQ_INT(fe_hold_reserve(0), 0);
+    FE_ASSERT_EQ_INT(fe_hold_reserve(15), 0);
+    FE_ASSERT_EQ_INT(fe_hold_reserve(16), 1);
+    FE_ASSERT_EQ_INT(fe_hold_reserve(25), 1);
+    FE_ASSERT_EQ_INT(fe_hold_reserve(64), 4);
+    FE_ASSERT_EQ_INT(fe_hold_reserve(4000000000u), 250000000);
+}
+
+static void test_hold_allowed_cases(void)
+{
+    fe_hold_facts_t f;
+
+    /* 25 threads: reserve 1, so two idle workers free of queue work */
+    f = hold_facts(25, 2, 0, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
+    f = hold_facts(25, 1, 0, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    f = hold_facts(25, 3, 1, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
+    f = hold_facts(25, 3, 2, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    /* more waiting than idle: never, and no unsigned wrap-around */
+    f = hold_facts(25, 3, 4000000000u, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    f = hold_facts(25, 0, 0, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    /* a small child (reserve 0) still keeps one idle worker */
+    f = hold_facts(3, 1, 0, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
+    f = hold_facts(3, 1, 1, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    /* stopping wins over everything */
+    f = hold_facts(25, 25, 0, 1);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    f = hold_facts(25, 25, 0, 7);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+}
+
+/* Exhaustive over a small grid against the stated rule. */
+static void test_hold_allowed_sweep(void)
+{
+    unsigned int t, i, w;
+    int st;
+
+    for (t = 0; t <= 40; t++) {
+        for (i = 0; i <= 12; i++) {
+            for (w = 0; w <= 12; w++) {
+                for (st = 0; st <= 1; st++) {
+                    fe_hold_facts_t f = hold_facts(t, i, w, st);
+                    int want = !st && i > w && i - w > t / 16;
+
+                    if (fe_hold_allowed(&f) != want) {
+                        CU_FAIL("fe_hold_allowed differs from the rule");
+                        fprintf(stderr, "t=%u i=%u w=%u st=%d\n",
+                                t, i, w, st);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_hold_recall(void)
+{
+    /* nothing waits beyond the idle workers: nobody is called back */
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 2, 2, 0), 0);
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 5, 0, 0), 0);
+    /* 3 entries, 1 idle: 2 holders called back */
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 1, 3, 0), 2);
+    /* 1 call already on its way: 1 more */
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 1, 3, 1), 1);
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 1, 3, 2), 0);
+    FE_ASSERT_EQ_INT(fe_hold_recall(20, 1, 3, 9), 0);
+    /* never more than the holders not yet called */
+    FE_ASSERT_EQ_INT(fe_hold_recall(2, 0, 10, 0), 2);
+    FE_ASSERT_EQ_INT(fe_hold_recall(2, 0, 10, 1), 1);
+    FE_ASSERT_EQ_INT(fe_hold_recall(2, 0, 10, 2), 0);
+    FE_ASSERT_EQ_INT(fe_hold_recall(0, 0, 10, 0), 0);
+    /* extremes do not wrap */
+    FE_ASSERT_EQ_U64(fe_hold_recall(4000000000u, 0, 4000000000u, 0),
+                     4000000000u);
+    FE_ASSERT_EQ_INT(fe_hold_recall(4000000000u, 4000000000u, 0, 0), 0);
+}
+
+/* Calling back what fe_hold_recall() says, as often as asked, clears a
+ * backlog without calling back more holders than entries wait. */
+static void test_hold_recall_converges(void)
+{
+    unsigned int holders, idle, waiting;
+
+    for (holders = 0; holders <= 30; holders++) {
+        for (waiting = 0; waiting <= 30; waiting++) {
+            for (idle = 0; idle <= 5; idle++) {
+                unsigned int calls = 0, round;
+
+                for (round = 0; round < 5; round++) {
+                    calls += fe_hold_recall(holders, idle, waiting, calls);
+                }
+                {
+                    unsigned int need = waiting > idle ? waiting - idle : 0;
+                    unsigned int want = need < holders ? need : holders;
+
+                    if (calls != want) {
+                        CU_FAIL("recall did not converge to the need");
+                        fprintf(stderr, "h=%u i=%u w=%u calls=%u\n",
+                                holders, idle, waiting, calls);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_client_done(void)
+{
+    unsigned int m;
+
+    /* HTTP/1.1 with "close", no body: done */
+    FE_ASSERT_EQ_INT(fe_client_done(1, 1, 0, 0), 1);
+    /* HTTP/1.1 without "close": it may send another request */
+    FE_ASSERT_EQ_INT(fe_client_done(1, 0, 0, 0), 0);
+    FE_ASSERT_EQ_INT(fe_client_done(1, 0, 1, 0), 0);
+    /* HTTP/1.0: done unless it asked for keep-alive */
+    FE_ASSERT_EQ_INT(fe_client_done(0, 0, 0, 0), 1);
+    FE_ASSERT_EQ_INT(fe_client_done(0, 0, 1, 0), 0);
+    FE_ASSERT_EQ_INT(fe_client_done(0, 1, 1, 0), 1);
+    /* a body (possibly unread, possibly still coming) always lingers */
+    for (m = 0; m < 8; m++) {
+        FE_ASSERT_EQ_INT(fe_client_done(m & 1, (m >> 1) & 1, (m >> 2) & 1,
+                                        1), 0);
+    }
+    /* any non-zero is true */
+    FE_ASSERT_EQ_INT(fe_client_done(7, 9, 0, 0), 1);
+    FE_ASSERT_EQ_INT(fe_client_done(0, 0, 0, 5), 0);
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -713,6 +867,12 @@ static const fe_test_case_t cases[] = {
     {"accept allowed: sweep vs reference", test_accept_allowed_sweep},
     {"accept allowed: hysteresis cycle", test_accept_hysteresis_cycle},
     {"conn cap and open files", test_conn_cap_and_nofile},
+    {"client done: table", test_client_done},
+    {"hold: reserve", test_hold_reserve},
+    {"hold: allowed table", test_hold_allowed_cases},
+    {"hold: allowed sweep vs rule", test_hold_allowed_sweep},
+    {"hold: recall table", test_hold_recall},
+    {"hold: recall converges to the need", test_hold_recall_converges},
     {NULL, NULL}
 };
 
