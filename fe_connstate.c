@@ -164,3 +164,14 @@ int fe_client_done(int http11, int opt_close, int opt_ka, int has_body)
     }
     return opt_close || (!http11 && !opt_ka);
 }
+
+int fe_accept_defer(unsigned int active, unsigned int threads,
+                    unsigned int sibling_room, int deferring)
+{
+    unsigned long slack = deferring ? threads / 8 : 0;
+
+    if (sibling_room < 2 || threads == 0) {
+        return 0;
+    }
+    return (unsigned long)active + slack >= threads;
+}

@@ -173,6 +173,25 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
                             unsigned int waiting, unsigned int recalls);
 
 /**
+ * Balance between the children of a listener bucket: 1 when this child
+ * should leave new connections to a sibling for now.  It does when it has
+ * at least as many connections with a request as workers (so not every
+ * one of them can be held by a worker, see fe_hold_allowed) while a
+ * sibling that accepts has two or more workers without a connection.
+ * Once deferring it goes on until it is ThreadsPerChild / 8 below that
+ * (hysteresis).  Never defers when no sibling has room, so the children
+ * as a whole never stop accepting for it.
+ * @param active        this child's connections with a request, not
+ *                      lingering
+ * @param threads       this child's workers
+ * @param sibling_room  the largest (workers - active connections) among
+ *                      the accepting siblings, 0 if none
+ * @param deferring     this child defers now
+ */
+int fe_accept_defer(unsigned int active, unsigned int threads,
+                    unsigned int sibling_room, int deferring);
+
+/**
  * 1 when the client said it will send nothing after this request, so the
  * lingering close may end at once if nothing arrived (RFC 9112 9.6: the
  * reset a full close risks comes only from data the client still sends).

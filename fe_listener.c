@@ -225,7 +225,9 @@ void fe_listener_wakeup(fe_child_t *ch)
 
 /* ------------------------------------------------------------ accepting */
 
-static void fe_set_accepting(fe_child_t *ch, int on)
+/* @loud: a capacity pause (counted, logged); else a quiet deferral to a
+ * sibling (fe_balance). */
+static void fe_set_accepting(fe_child_t *ch, int on, int loud)
 {
     int i;
 
@@ -242,12 +244,14 @@ static void fe_set_accepting(fe_child_t *ch, int on)
     }
     ch->listeners_disabled = !on;
     fe_sb_set_accepting(ch, on);
-    fe_metrics_paused(ch->metrics, on);
-    /* A pause while running (not the stop) is worth an admin's attention,
-     * once a minute per child; the resume that follows is logged with it. */
+    fe_metrics_paused(ch->metrics, on, loud);
+    /* A pause for capacity while running (not the stop, not a deferral to
+     * a sibling) is worth an admin's attention, once a minute per child;
+     * the resume that follows is logged with it. */
     if (!ch->listener_may_exit
-        && (on ? ch->pause_logged : ch->loop_now - ch->pause_logged_at
-                                    >= apr_time_from_sec(60))) {
+        && (on ? ch->pause_logged
+               : loud && ch->loop_now - ch->pause_logged_at
+                         >= apr_time_from_sec(60))) {
         ch->pause_logged = !on;
         ch->pause_logged_at = on ? ch->pause_logged_at : ch->loop_now;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10134)
@@ -385,9 +389,62 @@ static int fe_may_accept(fe_child_t *ch)
     return fe_accept_allowed(&f);
 }
 
+/* Sibling rows are read at most this often. */
+#define FE_BALANCE_EVERY apr_time_from_msec(10)
+
+/* The largest number of workers without a connection among the siblings
+ * that accept now: same bucket, same generation, not stopping. */
+static unsigned int fe_sibling_room(fe_child_t *ch)
+{
+    process_score *own = ap_get_scoreboard_process(ch->slot);
+    unsigned int best = 0, tpc = (unsigned int)ch->nworkers;
+    int i;
+
+    for (i = 0; i < fe_g.lim.server_limit; i++) {
+        process_score *ps;
+        unsigned int active;
+
+        if (i == ch->slot || i % fe_g.num_buckets != ch->bucket) {
+            continue;
+        }
+        ps = ap_get_scoreboard_process(i);
+        if (ps->pid == 0 || ps->quiescing || ps->not_accepting
+            || ps->generation != own->generation) {
+            continue;
+        }
+        active = ps->connections > ps->lingering_close
+                 ? ps->connections - ps->lingering_close : 0;
+        if (active < tpc && tpc - active > best) {
+            best = tpc - active;
+        }
+    }
+    return best;
+}
+
+/* 1 when this child leaves new connections to a sibling now (a quiet
+ * pause, re-checked every FE_RECHECK_INTERVAL at most), so connections
+ * spread over the children and each can keep a worker (fe_hold). */
+static int fe_balance(fe_child_t *ch, apr_time_t now)
+{
+    unsigned int conns = apr_atomic_read32(&ch->conns);
+    unsigned int skip = apr_atomic_read32(&ch->lingering) + ch->fresh_count;
+
+    if (fe_g.lim.server_limit < 2 || ch->listener_may_exit) {
+        return ch->deferring = 0;
+    }
+    if (now - ch->sibling_at >= FE_BALANCE_EVERY || now < ch->sibling_at) {
+        ch->sibling_room = fe_sibling_room(ch);
+        ch->sibling_at = now;
+    }
+    ch->deferring = fe_accept_defer(conns > skip ? conns - skip : 0,
+                                    (unsigned int)ch->nstarted,
+                                    ch->sibling_room, ch->deferring);
+    return ch->deferring;
+}
+
 static void fe_close_listeners(fe_child_t *ch)
 {
-    fe_set_accepting(ch, 0);
+    fe_set_accepting(ch, 0, 1);
     ap_close_listeners_ex(fe_g.buckets[ch->bucket]);
     ch->listeners_closed = 1;
     ch->dying = 1;
@@ -531,7 +588,7 @@ static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
             return;
         }
         if (!fe_may_accept(ch)) {
-            fe_set_accepting(ch, 0);
+            fe_set_accepting(ch, 0, 1);
             return;
         }
         fe_accept_one(ch, lr, &more);
@@ -870,7 +927,9 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
             fe_process_timeouts(ch, now);
         }
         if (!ch->listener_may_exit) {
-            fe_set_accepting(ch, fe_may_accept(ch));
+            int may = fe_may_accept(ch);
+
+            fe_set_accepting(ch, may && !fe_balance(ch, now), !may);
         }
         fe_sb_publish(ch, fe_keepalive_count(ch));
         fe_metrics_tick(ch, now);

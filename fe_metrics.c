@@ -107,11 +107,12 @@ void fe_metrics_accepted(fe_metrics_t *m)
     }
 }
 
-void fe_metrics_paused(fe_metrics_t *m, int accepting)
+/* @counted: a pause for capacity (not a deferral to a sibling). */
+void fe_metrics_paused(fe_metrics_t *m, int accepting, int counted)
 {
     if (m != NULL) {
         m->accepting = accepting;
-        m->pauses += !accepting;
+        m->pauses += !accepting && counted;
     }
 }
 

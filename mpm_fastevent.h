@@ -165,6 +165,10 @@ typedef struct fe_child {
     int nlisten;
     int listeners_disabled;       /**< written by the listener only */
     int listeners_closed;         /**< listener thread only */
+    int deferring;                /**< listener: leaving accepts to a
+                                       sibling (fe_accept_defer) */
+    unsigned int sibling_room;    /**< listener: cached, see fe_balance */
+    apr_time_t sibling_at;        /**< listener: when it was read */
 
     /* Timeout queues and their pollset entries: guarded by tq_mutex. */
     apr_thread_mutex_t *tq_mutex;
@@ -275,7 +279,7 @@ fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
 void fe_metrics_init(server_rec *s);
 fe_metrics_t *fe_metrics_attach(int slot);
 void fe_metrics_accepted(fe_metrics_t *m);
-void fe_metrics_paused(fe_metrics_t *m, int accepting);
+void fe_metrics_paused(fe_metrics_t *m, int accepting, int counted);
 void fe_metrics_timeouts(fe_metrics_t *m, unsigned int ka, unsigned int io,
                          unsigned int linger);
 void fe_metrics_tick(fe_child_t *ch, apr_time_t now);

@@ -852,6 +852,46 @@ static void test_client_done(void)
     FE_ASSERT_EQ_INT(fe_client_done(0, 0, 0, 5), 0);
 }
 
+static void test_accept_defer(void)
+{
+    unsigned int a, t, r;
+    int d;
+
+    /* 25 workers, 25 connections, a sibling with 2 free: leave it to them */
+    FE_ASSERT_EQ_INT(fe_accept_defer(25, 25, 2, 0), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 10, 0), 1);
+    /* a worker still free here, or too little room there: accept */
+    FE_ASSERT_EQ_INT(fe_accept_defer(24, 25, 10, 0), 0);
+    FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 1, 0), 0);
+    FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 0, 0), 0);
+    /* hysteresis: once deferring, until 25/8 = 3 below */
+    FE_ASSERT_EQ_INT(fe_accept_defer(22, 25, 5, 1), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(21, 25, 5, 1), 0);
+    /* ... but never when the siblings lost their room */
+    FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 1, 1), 0);
+    /* no workers: nothing to balance */
+    FE_ASSERT_EQ_INT(fe_accept_defer(5, 0, 9, 0), 0);
+    /* no wrap-around at the extremes */
+    FE_ASSERT_EQ_INT(fe_accept_defer(4000000000u, 4000000000u, 9, 1), 1);
+    /* sweep against the rule */
+    for (t = 0; t <= 40; t++) {
+        for (a = 0; a <= 50; a++) {
+            for (r = 0; r <= 4; r++) {
+                for (d = 0; d <= 1; d++) {
+                    int want = t > 0 && r >= 2
+                               && a + (d ? t / 8 : 0) >= t;
+
+                    if (fe_accept_defer(a, t, r, d) != want) {
+                        CU_FAIL("fe_accept_defer differs from the rule");
+                        fprintf(stderr, "a=%u t=%u r=%u d=%d\n", a, t, r, d);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -868,6 +908,7 @@ static const fe_test_case_t cases[] = {
     {"accept allowed: hysteresis cycle", test_accept_hysteresis_cycle},
     {"conn cap and open files", test_conn_cap_and_nofile},
     {"client done: table", test_client_done},
+    {"accept defer: table and sweep", test_accept_defer},
     {"hold: reserve", test_hold_reserve},
     {"hold: allowed table", test_hold_allowed_cases},
     {"hold: allowed sweep vs rule", test_hold_allowed_sweep},
