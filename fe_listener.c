@@ -231,9 +231,19 @@ static void fe_set_accepting(fe_child_t *ch, int on, int loud)
 {
     int i;
 
-    if (ch->listeners_closed || on == !ch->listeners_disabled) {
+    if (ch->listeners_closed) {
         return;
     }
+    if (on == !ch->listeners_disabled) {
+        if (!on && loud && ch->quiet_pause) {
+            /* a deferral became a capacity pause: show and count it */
+            ch->quiet_pause = 0;
+            fe_sb_set_accepting(ch, 0);
+            fe_metrics_paused(ch->metrics, 0, 1);
+        }
+        return;
+    }
+    ch->quiet_pause = !on && !loud;
     for (i = 0; i < ch->nlisten; i++) {
         if (on) {
             apr_pollset_add(ch->pollset, &ch->listen_pfds[i]);
@@ -243,7 +253,12 @@ static void fe_set_accepting(fe_child_t *ch, int on, int loud)
         }
     }
     ch->listeners_disabled = !on;
-    fe_sb_set_accepting(ch, on);
+    /* A deferral leaves the scoreboard's "accepting" alone: the parent
+     * counts this child's idle workers (it has room to spare through its
+     * siblings), and no sibling defers to a child with no room anyway. */
+    if (loud || on) {
+        fe_sb_set_accepting(ch, on);
+    }
     fe_metrics_paused(ch->metrics, on, loud);
     /* A pause for capacity while running (not the stop, not a deferral to
      * a sibling) is worth an admin's attention, once a minute per child;

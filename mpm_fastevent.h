@@ -167,6 +167,7 @@ typedef struct fe_child {
     int listeners_closed;         /**< listener thread only */
     int deferring;                /**< listener: leaving accepts to a
                                        sibling (fe_accept_defer) */
+    int quiet_pause;              /**< listeners off for a deferral only */
     unsigned int sibling_room;    /**< listener: cached, see fe_balance */
     apr_time_t sibling_at;        /**< listener: when it was read */
 
