@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use FETest;
 
-plan tests => 19;
+plan tests => 21;
 
 my $KA_TIMEOUT = 2;     # KeepAliveTimeout in t/conf/extra.conf.in
 
@@ -89,6 +89,40 @@ my $small = do { local $/; open my $fh, '<', "$docroot/fe/1k.bin" or die $!; bin
     is($how, 'eof', 'server closed the connection after the response');
     cmp_ok($secs, '<', 1.5, sprintf('... promptly (%.2f s), not after KeepAliveTimeout', $secs));
     close $s;
+}
+
+# ---- lingering close: at once when the request said nothing follows,
+# the full wait (for the client's FIN) when it had a body.  Our sockets
+# stay open meanwhile, so only the server can end either.
+SKIP: {
+    skip 'the early end of the lingering close is fastevent behaviour', 2
+        unless fe_expected_mpm() eq 'fastevent';
+    my $closing = sub {
+        select(undef, undef, undef, 1.3);   # every listener republishes
+        return fe_status_auto()->{ConnsAsyncClosing} // -1;
+    };
+    my @keep;
+    for my $i (1 .. 4) {
+        my $s = fe_connect() or die "connect: $!";
+        fe_send($s, fe_request_text(path => "/fe/1k.bin?c=$i", close => 1));
+        my $r = fe_read_response($s, timeout => 5);
+        push @keep, $s if ($r->{status} // 0) == 200;
+    }
+    my $n = $closing->();
+    is($n, 0, 'Connection: close without a body: 4 connections closed, '
+              . 'none left lingering') or diag("ConnsAsyncClosing $n");
+    for my $i (1 .. 4) {
+        my $s = fe_connect() or die "connect: $!";
+        fe_send($s, fe_request_text(method => 'POST', path => '/echo',
+                                    body => "body $i", close => 1,
+                                    headers => ['Content-Type' => 'text/plain']));
+        my $r = fe_read_response($s, timeout => 5);
+        push @keep, $s if ($r->{status} // 0) == 200;
+    }
+    $n = $closing->();
+    cmp_ok($n, '>=', 4, 'with a body the server lingers until the client '
+                        . 'closes (ConnsAsyncClosing)');
+    close $_ for @keep;
 }
 
 # ---- HTTP/1.0: closes by default, keeps alive when asked

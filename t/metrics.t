@@ -10,11 +10,13 @@ use FETest;
 if (fe_expected_mpm() ne 'fastevent') {
     plan skip_all => 'the FastEvent metrics are fastevent-only';
 }
-plan tests => 7;
+plan tests => 9;
 
 my @keys = qw(FastEventAccepts FastEventAcceptsPerSec FastEventQueueDepth
               FastEventHandoffP50us FastEventHandoffP99us
-              FastEventTimeoutsKeepAlive FastEventProcesses);
+              FastEventTimeoutsKeepAlive FastEventProcesses
+              FastEventHoldHits FastEventHoldMisses
+              FastEventHoldPreemptions);
 my $before = fe_status_auto();
 my @present = grep { defined $before->{$_} && $before->{$_} =~ /^\d+$/ }
               @keys;
@@ -54,5 +56,26 @@ cmp_ok($after->{FastEventHandoffP99us}, '>', 0,
        'the hand-off latency histogram has samples');
 like(fe_status_html(), qr/<h2>mpm_fastevent<\/h2>.*<b>total<\/b>/s,
      'html page has the mpm_fastevent table with totals');
+
+# keep-alive holds: sequential requests on one connection, each sent
+# right after the previous response, are mostly served by the worker that
+# waits on the connection (the server has idle workers to spare here)
+{
+    my $b = fe_status_auto();
+    my $s = fe_connect() or die "connect: $!";
+    my $ok = 0;
+    for my $i (1 .. 40) {
+        fe_send($s, fe_request_text(path => "/index.html?hold=$i")) or last;
+        my $r = fe_read_response($s, timeout => 5);
+        $ok++ if ($r->{status} // 0) == 200;
+    }
+    close $s;
+    my $a = fe_status_auto();
+    is($ok, 40, '40 keep-alive requests answered');
+    my $hits = ($a->{FastEventHoldHits} // 0) - ($b->{FastEventHoldHits} // 0);
+    cmp_ok($hits, '>=', 20, 'most of them came while a worker held the connection')
+        or diag("FastEventHoldHits +$hits, misses +"
+                . (($a->{FastEventHoldMisses} // 0) - ($b->{FastEventHoldMisses} // 0)));
+}
 
 fe_log_clean_ok();
