@@ -382,6 +382,9 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     f.threads = ch->nstarted;
     f.idle = fe_queue_idlers(ch->queue);
     f.waiting = fe_queue_waiting(ch->queue);
+    f.conns = apr_atomic_read32(&ch->conns);
+    f.conns -= f.conns > apr_atomic_read32(&ch->lingering)
+               ? apr_atomic_read32(&ch->lingering) : f.conns;
     f.stopping = ch->hold_stop || ch->dying || ch->workers_may_exit;
     if (!fe_hold_allowed(&f)) {
         return 0;

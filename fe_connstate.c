@@ -134,7 +134,7 @@ unsigned int fe_hold_reserve(unsigned int threads)
 
 int fe_hold_allowed(const fe_hold_facts_t *f)
 {
-    if (f->stopping || f->waiting >= f->idle) {
+    if (f->stopping || f->conns > f->threads || f->waiting >= f->idle) {
         return 0;
     }
     return f->idle - f->waiting > fe_hold_reserve(f->threads);

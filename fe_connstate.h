@@ -153,6 +153,7 @@ typedef struct fe_hold_facts {
     unsigned int threads;    /**< worker threads running */
     unsigned int idle;       /**< workers blocked in the queue */
     unsigned int waiting;    /**< queue entries no worker took yet */
+    unsigned int conns;      /**< open connections, not lingering */
     int stopping;            /**< graceful or ungraceful stop under way */
 } fe_hold_facts_t;
 
@@ -160,8 +161,9 @@ typedef struct fe_hold_facts {
 unsigned int fe_hold_reserve(unsigned int threads);
 
 /** 1 when a worker may hold its keep-alive connection now: not stopping,
- *  and more idle workers than the queue's waiting entries plus the
- *  reserve.  A call-back under way does not stop it: a call-back byte that
+ *  no more open connections than workers (past that, holds would only be
+ *  called back again and again), and more idle workers than the queue's
+ *  waiting entries plus the reserve.  A call-back under way does not stop it: a call-back byte that
  *  no holder took yet (they all got their request first) is taken by the
  *  next holder, which gives its connection back at once. */
 int fe_hold_allowed(const fe_hold_facts_t *f);

@@ -700,16 +700,25 @@ static void test_conn_cap_and_nofile(void)
 
 /* ---------------------------------------------------------- holds */
 
-static fe_hold_facts_t hold_facts(unsigned int threads, unsigned int idle,
-                                  unsigned int waiting, int stopping)
+static fe_hold_facts_t hold_facts_c(unsigned int threads, unsigned int idle,
+                                    unsigned int waiting, unsigned int conns,
+                                    int stopping)
 {
     fe_hold_facts_t f;
 
     f.threads = threads;
     f.idle = idle;
     f.waiting = waiting;
+    f.conns = conns;
     f.stopping = stopping;
     return f;
+}
+
+/* With as many connections as workers: the connection count is no bar. */
+static fe_hold_facts_t hold_facts(unsigned int threads, unsigned int idle,
+                                  unsigned int waiting, int stopping)
+{
+    return hold_facts_c(threads, idle, waiting, threads, stopping);
 }
 
 static void test_hold_reserve(void)
@@ -745,6 +754,15 @@ static void test_hold_allowed_cases(void)
     FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
     f = hold_facts(3, 1, 1, 0);
     FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    /* more connections than workers: holds would be called back */
+    f = hold_facts_c(25, 20, 0, 26, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    f = hold_facts_c(25, 20, 0, 25, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
+    f = hold_facts_c(25, 20, 0, 0, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
+    f = hold_facts_c(25, 20, 0, 4000000000u, 0);
+    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
     /* stopping wins over everything */
     f = hold_facts(25, 25, 0, 1);
     FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
@@ -755,21 +773,24 @@ static void test_hold_allowed_cases(void)
 /* Exhaustive over a small grid against the stated rule. */
 static void test_hold_allowed_sweep(void)
 {
-    unsigned int t, i, w;
+    unsigned int t, i, w, c;
     int st;
 
     for (t = 0; t <= 40; t++) {
         for (i = 0; i <= 12; i++) {
             for (w = 0; w <= 12; w++) {
-                for (st = 0; st <= 1; st++) {
-                    fe_hold_facts_t f = hold_facts(t, i, w, st);
-                    int want = !st && i > w && i - w > t / 16;
+                for (c = 0; c <= 45; c += 3) {
+                    for (st = 0; st <= 1; st++) {
+                        fe_hold_facts_t f = hold_facts_c(t, i, w, c, st);
+                        int want = !st && c <= t && i > w
+                                   && i - w > t / 16;
 
-                    if (fe_hold_allowed(&f) != want) {
-                        CU_FAIL("fe_hold_allowed differs from the rule");
-                        fprintf(stderr, "t=%u i=%u w=%u st=%d\n",
-                                t, i, w, st);
-                        return;
+                        if (fe_hold_allowed(&f) != want) {
+                            CU_FAIL("fe_hold_allowed differs from the rule");
+                            fprintf(stderr, "t=%u i=%u w=%u c=%u st=%d\n",
+                                    t, i, w, c, st);
+                            return;
+                        }
                     }
                 }
             }
