@@ -24,7 +24,7 @@ apr_uint64_t fe_hist_bound(unsigned int b)
     return (apr_uint64_t)1 << (b + 1);
 }
 
-apr_uint64_t fe_hist_percentile(const apr_uint32_t *counts, double pct)
+apr_uint64_t fe_hist_percentile(const apr_uint64_t *counts, double pct)
 {
     apr_uint64_t total = 0, seen = 0, want;
     unsigned int b;

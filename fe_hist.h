@@ -27,6 +27,6 @@ apr_uint64_t fe_hist_bound(unsigned int b);
  * The value below which @a pct percent (0 < pct <= 100) of the counted
  * values lie, as a bucket bound; 0 when nothing was counted.
  */
-apr_uint64_t fe_hist_percentile(const apr_uint32_t *counts, double pct);
+apr_uint64_t fe_hist_percentile(const apr_uint64_t *counts, double pct);
 
 #endif /* FE_HIST_H */

@@ -28,7 +28,9 @@
 
 APLOG_USE_MODULE(mpm_fastevent);
 
-#define FE_METRICS_KEY "mpm_fastevent_metrics"
+/* The layout is part of the key: a restart that loads a different build
+ * of the module gets a segment of its own instead of the old one's. */
+#define FE_METRICS_KEY_FMT "mpm_fastevent_metrics_%" APR_SIZE_T_FMT
 
 /* One per scoreboard slot. */
 struct fe_metrics {
@@ -42,10 +44,11 @@ struct fe_metrics {
     volatile apr_uint32_t queue_depth;   /* ready, waiting for a worker */
     volatile apr_uint32_t stuck;         /* workers busy > 500 ms */
     volatile apr_uint32_t accepting;
-    volatile apr_uint32_t hold_hits;     /* next request came while held */
-    volatile apr_uint32_t hold_misses;   /* hold ran out: parked */
-    volatile apr_uint32_t hold_preempts; /* holders called back */
-    volatile apr_uint32_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
+    /* Counted per request: 64-bit, a busy child wraps 32 bits in a day. */
+    volatile apr_uint64_t hold_hits;     /* next request came while held */
+    volatile apr_uint64_t hold_misses;   /* hold ran out: parked */
+    volatile apr_uint64_t hold_preempts; /* holders called back */
+    volatile apr_uint64_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
 };
 
 typedef struct fe_metrics_seg {
@@ -55,7 +58,10 @@ typedef struct fe_metrics_seg {
 
 static fe_metrics_seg_t *fe_metrics_seg(void)
 {
-    return ap_retained_data_get(FE_METRICS_KEY);
+    char key[64];
+
+    apr_snprintf(key, sizeof key, FE_METRICS_KEY_FMT, sizeof(fe_metrics_t));
+    return ap_retained_data_get(key);
 }
 
 /* Parent, every generation: create the segment the first time. */
@@ -69,7 +75,13 @@ void fe_metrics_init(server_rec *s)
     if (seg != NULL) {
         return;
     }
-    seg = ap_retained_data_create(FE_METRICS_KEY, sizeof *seg);
+    {
+        char key[64];
+
+        apr_snprintf(key, sizeof key, FE_METRICS_KEY_FMT,
+                     sizeof(fe_metrics_t));
+        seg = ap_retained_data_create(key, sizeof *seg);
+    }
     size = (apr_size_t)fe_g.lim.server_limit * sizeof(fe_metrics_t);
     rv = apr_shm_create(&shm, size, NULL, ap_pglobal);
     if (rv != APR_SUCCESS) {
@@ -163,7 +175,7 @@ apr_time_t fe_metrics_next_tick(fe_child_t *ch)
 void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited)
 {
     if (m != NULL) {
-        apr_atomic_inc32(&m->handoff[fe_hist_bucket(waited > 0 ? waited
+        apr_atomic_inc64(&m->handoff[fe_hist_bucket(waited > 0 ? waited
                                                                : 0)]);
     }
 }
@@ -172,7 +184,7 @@ void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited)
 void fe_metrics_hold(fe_metrics_t *m, int outcome)
 {
     if (m != NULL) {
-        apr_atomic_inc32(outcome == FE_HOLD_HIT ? &m->hold_hits
+        apr_atomic_inc64(outcome == FE_HOLD_HIT ? &m->hold_hits
                          : outcome == FE_HOLD_MISS ? &m->hold_misses
                          : &m->hold_preempts);
     }
@@ -184,7 +196,7 @@ typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
     apr_uint64_t hits, misses, preempts;
     int procs, paused;
-    apr_uint32_t handoff[FE_HIST_BUCKETS];
+    apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
 
 static int fe_metrics_live(const fe_metrics_t *m, int slot)

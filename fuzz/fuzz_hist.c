@@ -36,7 +36,7 @@ static unsigned int ref_bucket(apr_uint64_t v)
 }
 
 /* The bucket holding the @a rank-th smallest value (1-based). */
-static unsigned int bucket_of_rank(const apr_uint32_t *counts,
+static unsigned int bucket_of_rank(const apr_uint64_t *counts,
                                    apr_uint64_t rank)
 {
     apr_uint64_t seen = 0;
@@ -65,7 +65,7 @@ static double pct_of(fz_reader_t *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_reader_t r;
-    apr_uint32_t counts[FE_HIST_BUCKETS];
+    apr_uint64_t counts[FE_HIST_BUCKETS];
     apr_uint64_t total = 0;
     unsigned int b, i, highest = 0;
     int nvalues;
@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t sel = fz_u8(&r);
 
         counts[b] = (sel & 0xc0) == 0xc0 ? fz_u32(&r)
-                    : (sel & 0x80) ? 0 : (apr_uint32_t)(sel & 0x3f);
+                    : (sel & 0x80) ? 0 : (apr_uint64_t)(sel & 0x3f);
         total += counts[b];
         if (counts[b]) {
             highest = b;

@@ -23,7 +23,7 @@ static void test_buckets(void)
 
 static void test_percentiles(void)
 {
-    apr_uint32_t c[FE_HIST_BUCKETS] = { 0 };
+    apr_uint64_t c[FE_HIST_BUCKETS] = { 0 };
 
     FE_ASSERT_EQ_U64(fe_hist_percentile(c, 50), 0);      /* empty */
     c[fe_hist_bucket(10)] = 98;                          /* [8,16) */
@@ -42,7 +42,7 @@ static void test_percentiles(void)
 
 static void test_single_value(void)
 {
-    apr_uint32_t c[FE_HIST_BUCKETS] = { 0 };
+    apr_uint64_t c[FE_HIST_BUCKETS] = { 0 };
 
     c[0] = 1;
     FE_ASSERT_EQ_U64(fe_hist_percentile(c, 50), 2);
@@ -52,7 +52,7 @@ static void test_single_value(void)
 /* Regression (fuzz_hist): p100 of 2^34+ values rounded past the total. */
 static void test_huge_totals(void)
 {
-    apr_uint32_t c[FE_HIST_BUCKETS] = { 0 };
+    apr_uint64_t c[FE_HIST_BUCKETS] = { 0 };
     int b;
 
     for (b = 0; b < 5; b++) {
