@@ -168,10 +168,11 @@ int fe_client_done(int http11, int opt_close, int opt_ka, int has_body)
 int fe_accept_defer(unsigned int active, unsigned int threads,
                     unsigned int sibling_room, int deferring)
 {
-    unsigned long slack = deferring ? threads / 8 : 0;
+    unsigned int room = active < threads ? threads - active : 0;
+    unsigned int keep = deferring ? threads / 4 : threads / 8;
 
-    if (sibling_room < 2 || threads == 0) {
+    if (threads == 0 || room > keep) {
         return 0;
     }
-    return (unsigned long)active + slack >= threads;
+    return sibling_room >= room + 2;
 }

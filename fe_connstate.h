@@ -176,18 +176,18 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
 
 /**
  * Balance between the children of a listener bucket: 1 when this child
- * should leave new connections to a sibling for now.  It does when it has
- * at least as many connections with a request as workers (so not every
- * one of them can be held by a worker, see fe_hold_allowed) while a
- * sibling that accepts has two or more workers without a connection.
- * Once deferring it goes on until it is ThreadsPerChild / 8 below that
- * (hysteresis).  Never defers when no sibling has room, so the children
- * as a whole never stop accepting for it.
+ * should leave new connections to a sibling for now.  It does when its
+ * room (workers minus connections with a request, 0 if more connections)
+ * is down to ThreadsPerChild / 8 while an accepting sibling has at least
+ * two more; once deferring, it goes on until its room exceeds
+ * ThreadsPerChild / 4 (hysteresis) or the siblings lost theirs.  Never
+ * defers when no sibling has more room, so the children as a whole never
+ * stop accepting for it, and two children cannot defer to each other.
  * @param active        this child's connections with a request, not
  *                      lingering
  * @param threads       this child's workers
- * @param sibling_room  the largest (workers - active connections) among
- *                      the accepting siblings, 0 if none
+ * @param sibling_room  the largest room among the accepting siblings, 0
+ *                      if none
  * @param deferring     this child defers now
  */
 int fe_accept_defer(unsigned int active, unsigned int threads,

@@ -594,6 +594,8 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
     *more = 1;
 }
 
+static int fe_balance(fe_child_t *ch, apr_time_t now);
+
 static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
 {
     int i, more = 1;
@@ -604,6 +606,10 @@ static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
         }
         if (!fe_may_accept(ch)) {
             fe_set_accepting(ch, 0, 1);
+            return;
+        }
+        if (fe_balance(ch, ch->loop_now)) {
+            fe_set_accepting(ch, 0, 0);  /* a burst: leave the rest */
             return;
         }
         fe_accept_one(ch, lr, &more);

@@ -878,29 +878,54 @@ static void test_accept_defer(void)
     unsigned int a, t, r;
     int d;
 
-    /* 25 workers, 25 connections, a sibling with 2 free: leave it to them */
+    /* 25 workers: defer from 22 connections (room 3 = 25/8) on, to a
+     * sibling with room 5 or more */
+    FE_ASSERT_EQ_INT(fe_accept_defer(22, 25, 5, 0), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(22, 25, 4, 0), 0);
+    FE_ASSERT_EQ_INT(fe_accept_defer(21, 25, 25, 0), 0);
     FE_ASSERT_EQ_INT(fe_accept_defer(25, 25, 2, 0), 1);
-    FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 10, 0), 1);
-    /* a worker still free here, or too little room there: accept */
-    FE_ASSERT_EQ_INT(fe_accept_defer(24, 25, 10, 0), 0);
+    FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 2, 0), 1);
     FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 1, 0), 0);
     FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 0, 0), 0);
-    /* hysteresis: once deferring, until 25/8 = 3 below */
-    FE_ASSERT_EQ_INT(fe_accept_defer(22, 25, 5, 1), 1);
-    FE_ASSERT_EQ_INT(fe_accept_defer(21, 25, 5, 1), 0);
-    /* ... but never when the siblings lost their room */
-    FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 1, 1), 0);
+    /* hysteresis: once deferring, until room 7 > 25/4 */
+    FE_ASSERT_EQ_INT(fe_accept_defer(19, 25, 25, 1), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(18, 25, 25, 1), 0);
+    /* ... but not when the siblings lost their room */
+    FE_ASSERT_EQ_INT(fe_accept_defer(19, 25, 7, 1), 0);
+    FE_ASSERT_EQ_INT(fe_accept_defer(19, 25, 8, 1), 1);
     /* no workers: nothing to balance */
     FE_ASSERT_EQ_INT(fe_accept_defer(5, 0, 9, 0), 0);
     /* no wrap-around at the extremes */
     FE_ASSERT_EQ_INT(fe_accept_defer(4000000000u, 4000000000u, 9, 1), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(0, 4000000000u, 4000000000u, 1), 0);
+    /* two children never defer to each other: if A defers to B, B has
+     * more room than A, so B does not defer to A */
+    for (t = 1; t <= 40; t++) {
+        unsigned int x, y;
+
+        for (x = 0; x <= 50; x++) {
+            for (y = 0; y <= 50; y++) {
+                unsigned int rx = x < t ? t - x : 0, ry = y < t ? t - y : 0;
+
+                for (d = 0; d <= 3; d++) {
+                    if (fe_accept_defer(x, t, ry, d & 1)
+                        && fe_accept_defer(y, t, rx, d >> 1)) {
+                        CU_FAIL("two children defer to each other");
+                        fprintf(stderr, "t=%u x=%u y=%u d=%d\n", t, x, y, d);
+                        return;
+                    }
+                }
+            }
+        }
+    }
     /* sweep against the rule */
     for (t = 0; t <= 40; t++) {
         for (a = 0; a <= 50; a++) {
-            for (r = 0; r <= 4; r++) {
+            for (r = 0; r <= 30; r++) {
                 for (d = 0; d <= 1; d++) {
-                    int want = t > 0 && r >= 2
-                               && a + (d ? t / 8 : 0) >= t;
+                    unsigned int room = a < t ? t - a : 0;
+                    int want = t > 0 && room <= (d ? t / 4 : t / 8)
+                               && r >= room + 2;
 
                     if (fe_accept_defer(a, t, r, d) != want) {
                         CU_FAIL("fe_accept_defer differs from the rule");
