@@ -17,6 +17,7 @@
  */
 #include "mpm_fastevent.h"
 #include "fe_connstate.h"
+#include "fe_head.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_vhost.h"
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 APLOG_USE_MODULE(mpm_fastevent);
@@ -632,13 +634,50 @@ static int fe_apply_kill(fe_conn_t *cs)
     return 1;
 }
 
+/*
+ * A new connection the listener gave up on (header deadline, or evicted
+ * at the cap of such connections) before its head was complete.  When
+ * part of an HTTP/1 head came, tell the client, as the core does when
+ * mod_reqtimeout ends a head: 408, then a half-close and a drain of what
+ * is already in, so the close does not reset the answer away.  One
+ * non-blocking send, best effort; silence for a stopping child, nothing
+ * received, TLS or binary input.
+ */
+static void fe_fresh_refuse(fe_conn_t *cs)
+{
+    static const char body[] = "The request head did not arrive in time.\n";
+    char buf[256], junk[4096];
+    int fd, n, i;
+
+    if (cs->head_len == 0 || cs->child->dying
+        || !fe_head_answerable(cs->head, cs->head_len)
+        || (fd = fe_sock_fd(cs->sock)) < 0) {
+        return;
+    }
+    n = apr_snprintf(buf, sizeof buf, "HTTP/1.1 408 Request Timeout\r\n"
+                     "Connection: close\r\n"
+                     "Content-Type: text/plain; charset=us-ascii\r\n"
+                     "Content-Length: %" APR_SIZE_T_FMT "\r\n\r\n%s",
+                     sizeof body - 1, body);
+    if (send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
+        return;
+    }
+    shutdown(fd, SHUT_WR);
+    for (i = 0; i < 16; i++) {
+        if (recv(fd, junk, sizeof junk, MSG_DONTWAIT) <= 0) {
+            break;
+        }
+    }
+}
+
 /* Run cs until it leaves this worker. */
 static void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
 {
     cs->tid = w->tid;
     if (cs->fresh) {
         if (cs->kill) {
-            fe_conn_close(cs);     /* never sent a byte: nothing to say */
+            fe_fresh_refuse(cs);
+            fe_conn_close(cs);
             return;
         }
         if (fe_conn_setup(cs, w) < 0) {
