@@ -321,7 +321,9 @@ void fe_hold_stop_all(fe_child_t *ch)
  * still on their way. */
 void fe_hold_check(fe_child_t *ch)
 {
-    unsigned int holders = apr_atomic_read32(&ch->holders);
+    /* A read-modify-write, not a plain load: a full barrier after the
+     * caller's push (see fe_hold()). */
+    unsigned int holders = apr_atomic_add32(&ch->holders, 0);
     unsigned int n;
 
     if (holders == 0 || ch->hold_stop) {
@@ -356,6 +358,9 @@ static int fe_hold_called(fe_child_t *ch)
         return 1;
     }
     if (read(ch->hold_pipe[0], &b, 1) == 1) {
+        if (ch->hold_stop && write(ch->hold_pipe[1], &b, 1) < 0) {
+            /* we took the stop byte: it goes back for the others */
+        }
         apr_atomic_dec32(&ch->hold_calls);
         fe_metrics_hold(ch->metrics, FE_HOLD_PREEMPT);
         return 1;
@@ -381,6 +386,11 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     if (ch->hold_pipe[0] < 0) {
         return 0;
     }
+    /* Count ourselves first, then look at the queue: a pusher does the
+     * opposite (push, then fe_hold_check() reads holders), and the atomic
+     * read-modify-writes on both sides order these, so one of us sees
+     * the other -- no entry is left waiting for a holder nobody calls. */
+    apr_atomic_inc32(&ch->holders);
     f.threads = ch->nstarted;
     f.idle = fe_queue_idlers(ch->queue);
     f.waiting = fe_queue_waiting(ch->queue);
@@ -389,6 +399,7 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
                ? apr_atomic_read32(&ch->lingering) : f.conns;
     f.stopping = ch->hold_stop || ch->dying || ch->workers_may_exit;
     if (!fe_hold_allowed(&f)) {
+        apr_atomic_dec32(&ch->holders);
         return 0;
     }
     if (wait > apr_time_from_msec(FE_HOLD_MAX_MS)) {
@@ -399,7 +410,6 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     pfd[0].events = POLLIN;
     pfd[1].fd = ch->hold_pipe[0];
     pfd[1].events = POLLIN;
-    apr_atomic_inc32(&ch->holders);
     ch->busy_since[cs->tid] = 0;
     for (;;) {
         apr_time_t now = apr_time_now();

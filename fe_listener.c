@@ -25,6 +25,8 @@
 #include "ap_mpm.h"
 
 #include <apr_atomic.h>
+
+#include <poll.h>
 #include <stddef.h>
 #include <errno.h>
 #include <sys/socket.h>
@@ -436,6 +438,35 @@ static unsigned int fe_sibling_room(fe_child_t *ch)
     return best;
 }
 
+/* While deferring: 1 once a listening socket of ours has had a
+ * connection waiting for FE_BACKLOG_STUCK (checked at each pass, with a
+ * zero-timeout poll: the sockets are out of our pollset meanwhile). */
+#define FE_BACKLOG_STUCK apr_time_from_msec(100)
+
+static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
+{
+    struct pollfd pfd[8];
+    int i, n = ch->nlisten < 8 ? ch->nlisten : 8;
+
+    for (i = 0; i < n; i++) {
+        apr_os_sock_t fd = -1;
+
+        apr_os_sock_get(&fd, ch->listen_pfds[i].desc.s);
+        pfd[i].fd = fd;
+        pfd[i].events = POLLIN;
+        pfd[i].revents = 0;
+    }
+    if (n == 0 || poll(pfd, (nfds_t)n, 0) <= 0) {
+        ch->backlog_since = 0;
+        return 0;
+    }
+    if (ch->backlog_since == 0) {
+        ch->backlog_since = now;
+        return 0;
+    }
+    return now - ch->backlog_since >= FE_BACKLOG_STUCK;
+}
+
 /* 1 when this child leaves new connections to a sibling now (a quiet
  * pause, re-checked every FE_RECHECK_INTERVAL at most), so connections
  * spread over the children and each can keep a worker (fe_hold). */
@@ -444,16 +475,31 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
     unsigned int conns = apr_atomic_read32(&ch->conns);
     unsigned int skip = apr_atomic_read32(&ch->lingering) + ch->fresh_count;
 
-    if (fe_g.lim.server_limit < 2 || ch->listener_may_exit) {
+    if (fe_g.lim.server_limit < 2 || ch->listener_may_exit
+        || now < ch->defer_off_until) {
         return ch->deferring = 0;
     }
     if (now - ch->sibling_at >= FE_BALANCE_EVERY || now < ch->sibling_at) {
         ch->sibling_room = fe_sibling_room(ch);
         ch->sibling_at = now;
     }
+    /* Both rooms against ThreadsPerChild, as fe_sibling_room() measures
+     * the siblings' (a child still starting workers after a takeover
+     * would otherwise look fuller to itself than to the others, and two
+     * children could defer to each other). */
     ch->deferring = fe_accept_defer(conns > skip ? conns - skip : 0,
-                                    (unsigned int)ch->nstarted,
+                                    (unsigned int)ch->nworkers,
                                     ch->sibling_room, ch->deferring);
+    if (ch->deferring && fe_backlog_stuck(ch, now)) {
+        /* Connections wait in the backlog and the sibling does not take
+         * them (not listening yet, stopping, stuck): accept again, and
+         * do not defer for a second. */
+        ch->defer_off_until = now + apr_time_from_sec(1);
+        ch->deferring = 0;
+    }
+    if (!ch->deferring) {
+        ch->backlog_since = 0;
+    }
     return ch->deferring;
 }
 

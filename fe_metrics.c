@@ -23,6 +23,7 @@
 #include "mod_status.h"
 
 #include <apr_atomic.h>
+#include <stddef.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 
@@ -44,12 +45,19 @@ struct fe_metrics {
     volatile apr_uint32_t queue_depth;   /* ready, waiting for a worker */
     volatile apr_uint32_t stuck;         /* workers busy > 500 ms */
     volatile apr_uint32_t accepting;
+    volatile apr_uint32_t holders;       /* workers holding (gauge) */
     /* Counted per request: 64-bit, a busy child wraps 32 bits in a day. */
     volatile apr_uint64_t hold_hits;     /* next request came while held */
     volatile apr_uint64_t hold_misses;   /* hold ran out: parked */
     volatile apr_uint64_t hold_preempts; /* holders called back */
     volatile apr_uint64_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
 };
+
+/* The 64-bit counters take atomic operations: keep them 8-byte aligned
+ * in every slot of the array. */
+_Static_assert(offsetof(struct fe_metrics, hold_hits) % 8 == 0
+               && sizeof(struct fe_metrics) % 8 == 0,
+               "fe_metrics: 64-bit counters must stay 8-byte aligned");
 
 typedef struct fe_metrics_seg {
     fe_metrics_t *slots;
@@ -122,9 +130,9 @@ void fe_metrics_accepted(fe_metrics_t *m)
 /* @counted: a pause for capacity (not a deferral to a sibling). */
 void fe_metrics_paused(fe_metrics_t *m, int accepting, int counted)
 {
-    if (m != NULL) {
-        m->accepting = accepting;
-        m->pauses += !accepting && counted;
+    if (m != NULL && (accepting || counted)) {
+        m->accepting = accepting;   /* a deferral to a sibling: not shown */
+        m->pauses += !accepting;
     }
 }
 
@@ -147,6 +155,7 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
         return;
     }
     /* The queue gauge takes the queue's lock: not on every iteration. */
+    m->holders = apr_atomic_read32(&ch->holders);
     if (now - ch->gauges_at >= apr_time_from_msec(50) || now < ch->gauges_at) {
         m->queue_depth = fe_queue_length(ch->queue);
         m->stuck = ch->stuck;
@@ -190,6 +199,22 @@ void fe_metrics_hold(fe_metrics_t *m, int outcome)
     }
 }
 
+/* Parent: the workers of @slot's process that hold a keep-alive
+ * connection (its K rows that are spare; other K rows, such as an idle
+ * HTTP/2 connection's worker in mod_http2, are busy).  0 when unknown. */
+unsigned int fe_metrics_holders(int slot)
+{
+    fe_metrics_seg_t *seg = fe_metrics_seg();
+    const fe_metrics_t *m;
+
+    if (seg == NULL || seg->slots == NULL || slot < 0 || slot >= seg->n) {
+        return 0;
+    }
+    m = &seg->slots[slot];
+    return m->pid != 0 && m->pid == ap_get_scoreboard_process(slot)->pid
+           ? m->holders : 0;
+}
+
 /* ------------------------------------------------------------ reporting */
 
 typedef struct fe_totals {
@@ -218,13 +243,15 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->linger += m->linger_timeouts;
     t->queue += m->queue_depth;
     t->stuck += m->stuck;
-    t->hits += m->hold_hits;
-    t->misses += m->hold_misses;
-    t->preempts += m->hold_preempts;
+    t->hits += apr_atomic_read64((volatile apr_uint64_t *)&m->hold_hits);
+    t->misses += apr_atomic_read64((volatile apr_uint64_t *)&m->hold_misses);
+    t->preempts += apr_atomic_read64(
+                       (volatile apr_uint64_t *)&m->hold_preempts);
     t->procs++;
     t->paused += !m->accepting;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
-        t->handoff[b] += m->handoff[b];
+        t->handoff[b] += apr_atomic_read64(
+                             (volatile apr_uint64_t *)&m->handoff[b]);
     }
 }
 

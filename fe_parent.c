@@ -289,6 +289,7 @@ static int fe_status_valid(int status)
 /* Count one bucket's threads for the spawn policy (scoreboard = hints). */
 static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
 {
+    unsigned int kept;
     fe_retained_t *rt = fe_g.retained;
     int i, j, tpc = fe_g.lim.threads_per_child;
     apr_uint64_t conns = 0;
@@ -318,21 +319,28 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
             && ps->connections > ps->lingering_close) {
             conns += ps->connections - ps->lingering_close;
         }
+        kept = 0;
         for (j = 0; j < tpc; j++) {
             int st = ap_get_scoreboard_worker_from_indexes(i, j)->status;
 
             if (!fe_status_valid(st)) {
                 continue;
             }
-            /* K: a worker holding a keep-alive connection, preempted
-             * the moment work waits (fe_hold), so it is spare. */
-            if ((st <= SERVER_READY || st == SERVER_BUSY_KEEPALIVE)
-                && usable) {
+            kept += st == SERVER_BUSY_KEEPALIVE;
+            if (st <= SERVER_READY && usable) {
                 in->idle_threads++;
             }
             if (st >= SERVER_READY && st < SERVER_GRACEFUL) {
                 in->busy_threads++;
             }
+        }
+        /* K rows of workers holding a keep-alive connection (fe_hold)
+         * are spare: given back the moment work waits.  Other K rows
+         * (mod_http2 waiting on an idle connection) are busy. */
+        if (usable) {
+            unsigned int h = fe_metrics_holders(i);
+
+            in->idle_threads += (int)(h < kept ? h : kept);
         }
     }
     in->conns = conns > INT_MAX ? INT_MAX : (int)conns;

@@ -170,6 +170,9 @@ typedef struct fe_child {
     int quiet_pause;              /**< listeners off for a deferral only */
     unsigned int sibling_room;    /**< listener: cached, see fe_balance */
     apr_time_t sibling_at;        /**< listener: when it was read */
+    apr_time_t backlog_since;     /**< listener: deferring with a
+                                       connection waiting since */
+    apr_time_t defer_off_until;   /**< listener: no deferral before */
 
     /* Timeout queues and their pollset entries: guarded by tq_mutex. */
     apr_thread_mutex_t *tq_mutex;
@@ -289,6 +292,7 @@ void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
 void fe_metrics_register_hooks(void);
 enum { FE_HOLD_HIT, FE_HOLD_MISS, FE_HOLD_PREEMPT };
 void fe_metrics_hold(fe_metrics_t *m, int outcome);
+unsigned int fe_metrics_holders(int slot);
 
 /* fe_headbuf.c: the listener collects new connections' request heads. */
 enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };
