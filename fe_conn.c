@@ -275,16 +275,15 @@ static apr_status_t fe_hold_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The preemption pipe; without it (no descriptors left) nobody holds. */
+/* The call-back pipe; without it (no descriptors left) nobody holds.
+ * Pre: hold_pipe is { -1, -1 } (fe_listener_setup()). */
 apr_status_t fe_hold_setup(fe_child_t *ch)
 {
     int i;
 
-    ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
-    if (pipe(ch->hold_pipe) != 0) {
+    if (pipe(ch->hold_pipe) != 0) {       /* leaves them -1 on failure */
         apr_status_t rv = APR_FROM_OS_ERROR(errno);
 
-        ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->s, FELOGNO(10142)
                      "no pipe for keep-alive holds: every idle keep-alive "
                      "connection goes to the listener (raise the "
@@ -315,10 +314,9 @@ void fe_hold_stop_all(fe_child_t *ch)
     }
 }
 
-/* After any push to the worker queue, and on every listener pass: when
- * more entries wait than idle workers will take, call back as many
- * holders as are missing (one byte each in the pipe), minus the calls
- * still on their way. */
+/* After any push to the worker queue: when more entries wait than idle
+ * workers will take, call back as many holders as are missing (one byte
+ * each in the pipe), minus the calls still on their way. */
 void fe_hold_check(fe_child_t *ch)
 {
     /* A read-modify-write, not a plain load: a full barrier after the
@@ -381,6 +379,7 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     struct pollfd pfd[2];
     apr_interval_time_t wait = cs->ka_timeout;
     apr_time_t until;
+    unsigned int lingering;
     int hit = 0;
 
     if (ch->hold_pipe[0] < 0) {
@@ -395,8 +394,8 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     f.idle = fe_queue_idlers(ch->queue);
     f.waiting = fe_queue_waiting(ch->queue);
     f.conns = apr_atomic_read32(&ch->conns);
-    f.conns -= f.conns > apr_atomic_read32(&ch->lingering)
-               ? apr_atomic_read32(&ch->lingering) : f.conns;
+    lingering = apr_atomic_read32(&ch->lingering);
+    f.conns = f.conns > lingering ? f.conns - lingering : 0;
     f.stopping = ch->hold_stop || ch->dying || ch->workers_may_exit;
     if (!fe_hold_allowed(&f)) {
         apr_atomic_dec32(&ch->holders);

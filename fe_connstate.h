@@ -143,9 +143,9 @@ unsigned long fe_nofile_need(unsigned int threads, double factor,
  * MPM does, instead of parking it with the listener: when the next
  * request comes quickly that saves the pollset add/remove, the listener's
  * wakeup and the queue hand-off.  A holding worker is spare capacity on
- * loan: it only holds while enough other workers are idle, and the
- * listener preempts every holder as soon as work waits in the queue
- * without an idle worker to take it.
+ * loan: it only holds while enough other workers are idle, and as many
+ * holders as are missing are called back as soon as work waits in the
+ * queue without an idle worker to take it (fe_hold_recall()).
  */
 
 /** Facts for the decision to hold, all of this child process. */
@@ -163,9 +163,10 @@ unsigned int fe_hold_reserve(unsigned int threads);
 /** 1 when a worker may hold its keep-alive connection now: not stopping,
  *  no more open connections than workers (past that, holds would only be
  *  called back again and again), and more idle workers than the queue's
- *  waiting entries plus the reserve.  A call-back under way does not stop it: a call-back byte that
- *  no holder took yet (they all got their request first) is taken by the
- *  next holder, which gives its connection back at once. */
+ *  waiting entries plus the reserve.  A call-back under way does not stop
+ *  it: a call-back byte that no holder took yet (they all got their
+ *  request first) is taken by the next holder, which gives its
+ *  connection back at once. */
 int fe_hold_allowed(const fe_hold_facts_t *f);
 
 /** How many holders to call back now: the entries waiting beyond the

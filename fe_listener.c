@@ -439,8 +439,9 @@ static unsigned int fe_sibling_room(fe_child_t *ch)
 }
 
 /* While deferring: 1 once a listening socket of ours has had a
- * connection waiting for FE_BACKLOG_STUCK (checked at each pass, with a
- * zero-timeout poll: the sockets are out of our pollset meanwhile). */
+ * connection waiting for FE_BACKLOG_STUCK (checked every
+ * FE_BALANCE_EVERY with a zero-timeout poll: the sockets are out of our
+ * pollset meanwhile). */
 #define FE_BACKLOG_STUCK apr_time_from_msec(100)
 
 static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
@@ -477,11 +478,22 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
 
     if (fe_g.lim.server_limit < 2 || ch->listener_may_exit
         || now < ch->defer_off_until) {
+        ch->backlog_since = 0;
         return ch->deferring = 0;
     }
+    /* The siblings' rows, and while deferring our backlog (a system
+     * call), are looked at every FE_BALANCE_EVERY, not on every pass. */
     if (now - ch->sibling_at >= FE_BALANCE_EVERY || now < ch->sibling_at) {
         ch->sibling_room = fe_sibling_room(ch);
         ch->sibling_at = now;
+        if (ch->deferring && fe_backlog_stuck(ch, now)) {
+            /* Connections wait in the backlog and the sibling does not
+             * take them (not listening yet, stopping, stuck): accept
+             * again, and do not defer for a second. */
+            ch->defer_off_until = now + apr_time_from_sec(1);
+            ch->backlog_since = 0;
+            return ch->deferring = 0;
+        }
     }
     /* Both rooms against ThreadsPerChild, as fe_sibling_room() measures
      * the siblings' (a child still starting workers after a takeover
@@ -490,13 +502,6 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
     ch->deferring = fe_accept_defer(conns > skip ? conns - skip : 0,
                                     (unsigned int)ch->nworkers,
                                     ch->sibling_room, ch->deferring);
-    if (ch->deferring && fe_backlog_stuck(ch, now)) {
-        /* Connections wait in the backlog and the sibling does not take
-         * them (not listening yet, stopping, stuck): accept again, and
-         * do not defer for a second. */
-        ch->defer_off_until = now + apr_time_from_sec(1);
-        ch->deferring = 0;
-    }
     if (!ch->deferring) {
         ch->backlog_since = 0;
     }
@@ -639,8 +644,6 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
     }
     *more = 1;
 }
-
-static int fe_balance(fe_child_t *ch, apr_time_t now);
 
 static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
 {

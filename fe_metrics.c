@@ -64,18 +64,24 @@ typedef struct fe_metrics_seg {
     int n;
 } fe_metrics_seg_t;
 
+static const char *fe_metrics_key(char *buf, apr_size_t len)
+{
+    apr_snprintf(buf, len, FE_METRICS_KEY_FMT, sizeof(fe_metrics_t));
+    return buf;
+}
+
 static fe_metrics_seg_t *fe_metrics_seg(void)
 {
     char key[64];
 
-    apr_snprintf(key, sizeof key, FE_METRICS_KEY_FMT, sizeof(fe_metrics_t));
-    return ap_retained_data_get(key);
+    return ap_retained_data_get(fe_metrics_key(key, sizeof key));
 }
 
 /* Parent, every generation: create the segment the first time. */
 void fe_metrics_init(server_rec *s)
 {
     fe_metrics_seg_t *seg = fe_metrics_seg();
+    char key[64];
     apr_size_t size;
     apr_shm_t *shm;
     apr_status_t rv;
@@ -83,13 +89,8 @@ void fe_metrics_init(server_rec *s)
     if (seg != NULL) {
         return;
     }
-    {
-        char key[64];
-
-        apr_snprintf(key, sizeof key, FE_METRICS_KEY_FMT,
-                     sizeof(fe_metrics_t));
-        seg = ap_retained_data_create(key, sizeof *seg);
-    }
+    seg = ap_retained_data_create(fe_metrics_key(key, sizeof key),
+                                  sizeof *seg);
     size = (apr_size_t)fe_g.lim.server_limit * sizeof(fe_metrics_t);
     rv = apr_shm_create(&shm, size, NULL, ap_pglobal);
     if (rv != APR_SUCCESS) {
@@ -155,8 +156,8 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
         return;
     }
     /* The queue gauge takes the queue's lock: not on every iteration. */
-    m->holders = apr_atomic_read32(&ch->holders);
     if (now - ch->gauges_at >= apr_time_from_msec(50) || now < ch->gauges_at) {
+        m->holders = apr_atomic_read32(&ch->holders);
         m->queue_depth = fe_queue_length(ch->queue);
         m->stuck = ch->stuck;
         ch->gauges_at = now;

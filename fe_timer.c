@@ -92,13 +92,17 @@ apr_status_t fe_register_timed_callback(apr_time_t t,
 void fe_timers_dispatch(fe_child_t *ch, apr_time_t now)
 {
     fe_timer_t *te;
+    int pushed = 0;
 
     apr_thread_mutex_lock(ch->timer_mutex);
     while ((te = fe_timerq_pop_due(&ch->timers, now)) != NULL) {
         fe_queue_push_urgent(ch->queue, &te->qnode);
+        pushed = 1;
     }
     apr_thread_mutex_unlock(ch->timer_mutex);
-    fe_hold_check(ch);
+    if (pushed) {
+        fe_hold_check(ch);
+    }
 }
 
 /* Listener, right before polling: the time to wake up, the earlier of

@@ -700,9 +700,9 @@ static void test_conn_cap_and_nofile(void)
 
 /* ---------------------------------------------------------- holds */
 
-static fe_hold_facts_t hold_facts_c(unsigned int threads, unsigned int idle,
-                                    unsigned int waiting, unsigned int conns,
-                                    int stopping)
+static fe_hold_facts_t hold_facts(unsigned int threads, unsigned int idle,
+                                  unsigned int waiting, unsigned int conns,
+                                  int stopping)
 {
     fe_hold_facts_t f;
 
@@ -712,13 +712,6 @@ static fe_hold_facts_t hold_facts_c(unsigned int threads, unsigned int idle,
     f.conns = conns;
     f.stopping = stopping;
     return f;
-}
-
-/* With as many connections as workers: the connection count is no bar. */
-static fe_hold_facts_t hold_facts(unsigned int threads, unsigned int idle,
-                                  unsigned int waiting, int stopping)
-{
-    return hold_facts_c(threads, idle, waiting, threads, stopping);
 }
 
 static void test_hold_reserve(void)
@@ -733,41 +726,43 @@ static void test_hold_reserve(void)
 
 static void test_hold_allowed_cases(void)
 {
-    fe_hold_facts_t f;
+    /* threads, idle, waiting, conns (-1: as many as threads), stopping */
+    static const struct {
+        unsigned int threads, idle, waiting;
+        long long conns;
+        int stopping, want;
+    } t[] = {
+        /* 25 threads: reserve 1, so two idle workers free of queue work */
+        { 25, 2, 0, -1, 0, 1 },
+        { 25, 1, 0, -1, 0, 0 },
+        { 25, 3, 1, -1, 0, 1 },
+        { 25, 3, 2, -1, 0, 0 },
+        /* more waiting than idle: never, and no unsigned wrap-around */
+        { 25, 3, 4000000000u, -1, 0, 0 },
+        { 25, 0, 0, -1, 0, 0 },
+        /* a small child (reserve 0) still keeps one idle worker */
+        { 3, 1, 0, -1, 0, 1 },
+        { 3, 1, 1, -1, 0, 0 },
+        /* more connections than workers: holds would be called back */
+        { 25, 20, 0, 26, 0, 0 },
+        { 25, 20, 0, 25, 0, 1 },
+        { 25, 20, 0, 0, 0, 1 },
+        { 25, 20, 0, 4000000000u, 0, 0 },
+        /* stopping wins over everything */
+        { 25, 25, 0, -1, 1, 0 },
+        { 25, 25, 0, -1, 7, 0 },
+    };
+    size_t i;
 
-    /* 25 threads: reserve 1, so two idle workers free of queue work */
-    f = hold_facts(25, 2, 0, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
-    f = hold_facts(25, 1, 0, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    f = hold_facts(25, 3, 1, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
-    f = hold_facts(25, 3, 2, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    /* more waiting than idle: never, and no unsigned wrap-around */
-    f = hold_facts(25, 3, 4000000000u, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    f = hold_facts(25, 0, 0, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    /* a small child (reserve 0) still keeps one idle worker */
-    f = hold_facts(3, 1, 0, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
-    f = hold_facts(3, 1, 1, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    /* more connections than workers: holds would be called back */
-    f = hold_facts_c(25, 20, 0, 26, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    f = hold_facts_c(25, 20, 0, 25, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
-    f = hold_facts_c(25, 20, 0, 0, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 1);
-    f = hold_facts_c(25, 20, 0, 4000000000u, 0);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    /* stopping wins over everything */
-    f = hold_facts(25, 25, 0, 1);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
-    f = hold_facts(25, 25, 0, 7);
-    FE_ASSERT_EQ_INT(fe_hold_allowed(&f), 0);
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        fe_hold_facts_t f = hold_facts(t[i].threads, t[i].idle,
+                                       t[i].waiting,
+                                       t[i].conns < 0 ? t[i].threads
+                                       : (unsigned int)t[i].conns,
+                                       t[i].stopping);
+
+        FE_ASSERT_EQ_INT(fe_hold_allowed(&f), t[i].want);
+    }
 }
 
 /* Exhaustive over a small grid against the stated rule. */
@@ -781,7 +776,7 @@ static void test_hold_allowed_sweep(void)
             for (w = 0; w <= 12; w++) {
                 for (c = 0; c <= 45; c += 3) {
                     for (st = 0; st <= 1; st++) {
-                        fe_hold_facts_t f = hold_facts_c(t, i, w, c, st);
+                        fe_hold_facts_t f = hold_facts(t, i, w, c, st);
                         int want = !st && c <= t && i > w
                                    && i - w > t / 16;
 
