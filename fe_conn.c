@@ -235,6 +235,10 @@ static int fe_park(fe_conn_t *cs, int state, int sense, int resume,
     else {
         apr_time_t due = fe_tq_next_expiry(q);   /* head's, <= ours */
 
+        if (state == CONN_STATE_KEEPALIVE
+            && stamp + FE_IDLE_TRIM_AFTER < due) {
+            due = stamp + FE_IDLE_TRIM_AFTER;     /* fe_trim_idle() */
+        }
         ch->wc_count += state == CONN_STATE_WRITE_COMPLETION;
         ch->waitio_count += state == CONN_STATE_ASYNC_WAITIO;
         if (due != FE_TQ_NEVER && due + FE_WAKEUP_FUDGE < ch->next_wakeup) {

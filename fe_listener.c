@@ -20,7 +20,9 @@
  */
 #include "mpm_fastevent.h"
 #include "fe_connstate.h"
+#include "fe_idlemem.h"
 #include "http_log.h"
+#include "http_protocol.h"
 #include "http_main.h"
 #include "ap_mpm.h"
 
@@ -43,6 +45,7 @@ APLOG_USE_MODULE(mpm_fastevent);
 
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs);
+static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now);
 
 static void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
 {
@@ -875,6 +878,74 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
         fe_to_worker(ch, cs);
     }
     fe_log_slow_heads(ch, now);
+
+    next = fe_trim_idle(ch, now);
+    apr_thread_mutex_lock(ch->tq_mutex);
+    if (next < ch->next_wakeup) {
+        ch->next_wakeup = next;
+    }
+    apr_thread_mutex_unlock(ch->tq_mutex);
+}
+
+/*
+ * Idle keep-alive connections give back the whole free pages of their
+ * pool's and bucket allocator's nodes (fe_idlemem.h) once they have waited
+ * FE_IDLE_TRIM_AFTER: about a third of what an idle connection keeps
+ * resident.  Each is visited once per idle period (fe_tq_settle()).  The
+ * connections stay parked meanwhile, and parked connections are the
+ * listener's alone, so the madvise() calls run outside tq_mutex, in
+ * batches.  A burst of connections going idle at once is spread over
+ * passes of FE_TRIM_PER_PASS.  Returns when the next one is due.
+ */
+#define FE_TRIM_BATCH    64
+#define FE_TRIM_PER_PASS 256
+
+static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
+{
+    fe_conn_t *batch[FE_TRIM_BATCH];
+    apr_time_t upto = now - FE_IDLE_TRIM_AFTER;
+    apr_time_t next = FE_TQ_NEVER;
+    apr_size_t bytes = 0;
+    unsigned int total = 0;
+    int n, i;
+
+    do {
+        n = 0;
+        apr_thread_mutex_lock(ch->tq_mutex);
+        for (i = 0; i < ch->ka_qs.n && n < FE_TRIM_BATCH; i++) {
+            fe_tq_node_t *t;
+
+            while (n < FE_TRIM_BATCH
+                   && (t = fe_tq_settle(&ch->ka_qs.qs[i], upto)) != NULL) {
+                batch[n++] = (fe_conn_t *)((char *)t
+                                           - offsetof(fe_conn_t, tq));
+            }
+        }
+        if (n < FE_TRIM_BATCH || total + n >= FE_TRIM_PER_PASS) {
+            for (i = 0; i < ch->ka_qs.n; i++) {
+                apr_time_t st = fe_tq_unsettled_stamp(&ch->ka_qs.qs[i]);
+
+                if (st != FE_TQ_NEVER && st + FE_IDLE_TRIM_AFTER < next) {
+                    next = st + FE_IDLE_TRIM_AFTER;
+                }
+            }
+        }
+        apr_thread_mutex_unlock(ch->tq_mutex);
+        for (i = 0; i < n; i++) {
+            fe_conn_t *cs = batch[i];
+
+            /* HTTP/1 only: an HTTP/2 session's memory may still be
+             * touched by its streams' threads. */
+            if (cs->c != NULL && cs->c->master == NULL
+                && strcmp(ap_get_protocol(cs->c), AP_PROTOCOL_HTTP1) == 0) {
+                bytes += fe_idlemem_trim_pool(cs->p);
+                bytes += fe_idlemem_trim_block(cs->ba);
+            }
+        }
+        total += n;
+    } while (n == FE_TRIM_BATCH && total < FE_TRIM_PER_PASS);
+    fe_metrics_idle_trim(ch->metrics, total, bytes);
+    return next;
 }
 
 static unsigned int fe_keepalive_count(fe_child_t *ch)

@@ -50,6 +50,8 @@ struct fe_metrics {
     volatile apr_uint64_t hold_hits;     /* next request came while held */
     volatile apr_uint64_t hold_misses;   /* hold ran out: parked */
     volatile apr_uint64_t hold_preempts; /* holders called back */
+    volatile apr_uint64_t idle_trims;    /* idle connections trimmed */
+    volatile apr_uint64_t idle_trim_kib; /* KiB they gave back */
     volatile apr_uint64_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
 };
 
@@ -200,6 +202,16 @@ void fe_metrics_hold(fe_metrics_t *m, int outcome)
     }
 }
 
+/* Listener: @conns idle connections gave back @bytes (fe_idlemem.h). */
+void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
+                          apr_size_t bytes)
+{
+    if (m != NULL && conns > 0) {
+        apr_atomic_add64(&m->idle_trims, conns);
+        apr_atomic_add64(&m->idle_trim_kib, bytes / 1024);
+    }
+}
+
 /* Parent: the workers of @slot's process that hold a keep-alive
  * connection (its K rows that are spare; other K rows, such as an idle
  * HTTP/2 connection's worker in mod_http2, are busy).  0 when unknown. */
@@ -220,7 +232,7 @@ unsigned int fe_metrics_holders(int slot)
 
 typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
-    apr_uint64_t hits, misses, preempts;
+    apr_uint64_t hits, misses, preempts, trims, trim_kib;
     int procs, paused;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
@@ -248,6 +260,9 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->misses += apr_atomic_read64((volatile apr_uint64_t *)&m->hold_misses);
     t->preempts += apr_atomic_read64(
                        (volatile apr_uint64_t *)&m->hold_preempts);
+    t->trims += apr_atomic_read64((volatile apr_uint64_t *)&m->idle_trims);
+    t->trim_kib += apr_atomic_read64(
+                       (volatile apr_uint64_t *)&m->idle_trim_kib);
     t->procs++;
     t->paused += !m->accepting;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
@@ -282,6 +297,9 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
                t->misses);
     ap_rprintf(r, "FastEventHoldPreemptions: %" APR_UINT64_T_FMT "\n",
                t->preempts);
+    ap_rprintf(r, "FastEventIdleTrims: %" APR_UINT64_T_FMT "\n", t->trims);
+    ap_rprintf(r, "FastEventIdleTrimmedKiB: %" APR_UINT64_T_FMT "\n",
+               t->trim_kib);
 }
 
 static void fe_print_row(request_rec *r, const char *name,

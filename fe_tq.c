@@ -81,6 +81,7 @@ void fe_tq_init(fe_tq_t *q, apr_interval_time_t timeout)
     q->tail = NULL;
     q->timeout = timeout < 0 ? 0 : timeout;
     q->count = 0;
+    q->settled = NULL;
 }
 
 void fe_tq_append(fe_tq_t *q, fe_tq_node_t *n, apr_time_t now)
@@ -113,6 +114,9 @@ void fe_tq_remove(fe_tq_node_t *n)
 
     if (q == NULL) {
         return;
+    }
+    if (q->settled == n) {
+        q->settled = n->prev;           /* the visited prefix shrinks */
     }
     if (n->prev != NULL) {
         n->prev->next = n->next;
@@ -151,6 +155,7 @@ fe_tq_node_t *fe_tq_expire(fe_tq_t *q, apr_time_t now, int all,
     fe_tq_node_t *n = first;
     fe_tq_node_t *last = NULL;
     unsigned int expired = 0;
+    int settled_gone = 0;
 
     /* The due entries are a prefix of the list: walk it, then cut it off
      * whole.  The walk stops at the first entry that is not due, so the
@@ -158,6 +163,7 @@ fe_tq_node_t *fe_tq_expire(fe_tq_t *q, apr_time_t now, int all,
     while (n != NULL && (all || tq_is_due(n->stamp, timeout, now))) {
         last = n;
         n = n->next;
+        settled_gone |= last == q->settled;
         tq_clear_links(last, 1);
         expired++;
     }
@@ -174,9 +180,35 @@ fe_tq_node_t *fe_tq_expire(fe_tq_t *q, apr_time_t now, int all,
             q->tail = NULL;
         }
         q->count -= expired;
+        if (settled_gone) {
+            q->settled = NULL;          /* the visited prefix expired */
+        }
     }
     if (count != NULL) {
         *count = expired;
     }
     return first;
+}
+
+static inline fe_tq_node_t *tq_first_unsettled(const fe_tq_t *q)
+{
+    return q->settled != NULL ? q->settled->next : q->head;
+}
+
+fe_tq_node_t *fe_tq_settle(fe_tq_t *q, apr_time_t upto)
+{
+    fe_tq_node_t *n = tq_first_unsettled(q);
+
+    if (n == NULL || n->stamp > upto) {
+        return NULL;
+    }
+    q->settled = n;
+    return n;
+}
+
+apr_time_t fe_tq_unsettled_stamp(const fe_tq_t *q)
+{
+    const fe_tq_node_t *n = tq_first_unsettled(q);
+
+    return n != NULL ? n->stamp : FE_TQ_NEVER;
 }

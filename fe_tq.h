@@ -33,6 +33,8 @@ struct fe_tq {
     fe_tq_node_t *tail;      /**< newest entry */
     apr_interval_time_t timeout; /**< >= 0; negative values act as 0 */
     unsigned int count;
+    fe_tq_node_t *settled;   /**< newest entry fe_tq_settle() returned
+                                  that is still queued; NULL: none */
 };
 
 /** Initialise an empty queue with the given timeout. */
@@ -79,5 +81,22 @@ apr_time_t fe_tq_next_expiry(const fe_tq_t *q);
  */
 fe_tq_node_t *fe_tq_expire(fe_tq_t *q, apr_time_t now, int all,
                            unsigned int *count);
+
+/**
+ * Settling: a second, independent pass over the same queue that visits
+ * every entry once when it has waited long enough for something cheaper
+ * than expiry (fastevent gives back an idle connection's free memory).
+ * The entries visited are always a prefix of the queue, so a cursor
+ * (q->settled) marks where the next visit starts; removing or expiring
+ * an entry keeps the cursor valid.
+ *
+ * Returns the oldest entry not yet visited if it was stamped at or
+ * before @a upto, and marks it visited; NULL otherwise.  O(1).
+ */
+fe_tq_node_t *fe_tq_settle(fe_tq_t *q, apr_time_t upto);
+
+/** Stamp of the oldest entry fe_tq_settle() has not visited yet;
+ *  FE_TQ_NEVER when there is none. */
+apr_time_t fe_tq_unsettled_stamp(const fe_tq_t *q);
 
 #endif /* FE_TQ_H */

@@ -60,6 +60,11 @@
 #define FE_LINGER_SECS        30
 #define FE_SHORT_LINGER_SECS  2
 
+/* An idle keep-alive connection gives back the free pages of its memory
+ * nodes once it has waited this long (fe_idlemem.h, fe_trim_idle()).
+ * Connections that come back sooner never pay for the page faults. */
+#define FE_IDLE_TRIM_AFTER    apr_time_from_sec(1)
+
 /** State that survives restarts (and the module being reloaded). */
 typedef struct fe_retained {
     ap_unixd_mpm_retained_data *mpm;  /**< shared with the core */
@@ -293,6 +298,8 @@ void fe_metrics_register_hooks(void);
 enum { FE_HOLD_HIT, FE_HOLD_MISS, FE_HOLD_PREEMPT };
 void fe_metrics_hold(fe_metrics_t *m, int outcome);
 unsigned int fe_metrics_holders(int slot);
+void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
+                          apr_size_t bytes);
 
 /* fe_headbuf.c: the listener collects new connections' request heads. */
 enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };

@@ -10,13 +10,14 @@ use FETest;
 if (fe_expected_mpm() ne 'fastevent') {
     plan skip_all => 'the FastEvent metrics are fastevent-only';
 }
-plan tests => 9;
+plan tests => 12;
 
 my @keys = qw(FastEventAccepts FastEventAcceptsPerSec FastEventQueueDepth
               FastEventHandoffP50us FastEventHandoffP99us
               FastEventTimeoutsKeepAlive FastEventProcesses
               FastEventHoldHits FastEventHoldMisses
-              FastEventHoldPreemptions);
+              FastEventHoldPreemptions FastEventIdleTrims
+              FastEventIdleTrimmedKiB);
 my $before = fe_status_auto();
 my @present = grep { defined $before->{$_} && $before->{$_} =~ /^\d+$/ }
               @keys;
@@ -76,6 +77,42 @@ like(fe_status_html(), qr/<h2>mpm_fastevent<\/h2>.*<b>total<\/b>/s,
     cmp_ok($hits, '>=', 20, 'most of them came while a worker held the connection')
         or diag("FastEventHoldHits +$hits, misses +"
                 . (($a->{FastEventHoldMisses} // 0) - ($b->{FastEventHoldMisses} // 0)));
+}
+
+# idle keep-alive connections give back the free pages of their memory
+# after a second (KeepAliveTimeout is 2 here), and serve their next
+# request normally afterwards
+{
+    my $n = 20;
+    my $b = fe_status_auto();
+    my @socks;
+    for my $i (1 .. $n) {
+        my $s = fe_connect() or last;
+        fe_send($s, fe_request_text(path => "/index.html?idle=$i")) or last;
+        my $r = fe_read_response($s, timeout => 5);
+        push @socks, $s if ($r->{status} // 0) == 200;
+    }
+    my ($trims, $kib) = (0, 0);
+    my $end = fe_now() + 1.8;
+    while (fe_now() < $end) {
+        select(undef, undef, undef, 0.1);
+        my $a = fe_status_auto();
+        $trims = ($a->{FastEventIdleTrims} // 0) - ($b->{FastEventIdleTrims} // 0);
+        $kib = ($a->{FastEventIdleTrimmedKiB} // 0)
+               - ($b->{FastEventIdleTrimmedKiB} // 0);
+        last if $trims >= $n;
+    }
+    my $ok = 0;
+    for my $s (@socks) {
+        fe_send($s, fe_request_text(path => '/index.html?again=1')) or next;
+        my $r = fe_read_response($s, timeout => 5);
+        $ok++ if ($r->{status} // 0) == 200;
+        close $s;
+    }
+    cmp_ok($trims, '>=', $n, "the $n idle connections were trimmed after a second");
+    cmp_ok($kib, '>=', 4 * $n, 'and gave back at least a page each')
+        or diag("FastEventIdleTrimmedKiB +$kib");
+    is($ok, $n, 'every trimmed connection served its next request');
 }
 
 fe_log_clean_ok();

@@ -355,6 +355,177 @@ static void test_reappend_after_expire(void)
     FE_ASSERT_EQ_INT(other.count, 1);
 }
 
+/* Visit order: each entry once, oldest first, only when stamped at or
+ * before upto. */
+static void test_settle_order(void)
+{
+    fe_tq_t q;
+    int i;
+
+    reset_nodes();
+    fe_tq_init(&q, 5000);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 1000000));
+    FE_ASSERT_EQ_INT(fe_tq_unsettled_stamp(&q), FE_TQ_NEVER);
+    for (i = 0; i < 4; i++) {
+        fe_tq_append(&q, &nodes[i], 10 * (i + 1));     /* 10 20 30 40 */
+    }
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 9));
+    FE_ASSERT_EQ_INT(fe_tq_unsettled_stamp(&q), 10);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 25), &nodes[0]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 25), &nodes[1]);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 25));
+    FE_ASSERT_EQ_INT(fe_tq_unsettled_stamp(&q), 30);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 40), &nodes[2]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 40), &nodes[3]);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 1000000));
+    FE_ASSERT_EQ_INT(fe_tq_unsettled_stamp(&q), FE_TQ_NEVER);
+    /* Settling leaves the queue itself alone. */
+    check_order(&q, (int[]){0, 1, 2, 3}, 4);
+    fe_tq_append(&q, &nodes[4], 50);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 50), &nodes[4]);
+}
+
+/* Removing entries, the last visited one included, never makes an entry
+ * visited twice or skipped. */
+static void test_settle_remove(void)
+{
+    fe_tq_t q;
+    int i;
+
+    reset_nodes();
+    fe_tq_init(&q, 5000);
+    for (i = 0; i < 5; i++) {
+        fe_tq_append(&q, &nodes[i], 10 * (i + 1));     /* 10 .. 50 */
+    }
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 20), &nodes[0]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 20), &nodes[1]);
+    fe_tq_remove(&nodes[1]);            /* the last visited */
+    CU_ASSERT_PTR_EQUAL(q.settled, &nodes[0]);
+    fe_tq_remove(&nodes[3]);            /* one not visited yet */
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 100), &nodes[2]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 100), &nodes[4]);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 100));
+    fe_tq_remove(&nodes[0]);            /* head, visited */
+    fe_tq_remove(&nodes[4]);            /* tail, last visited */
+    CU_ASSERT_PTR_EQUAL(q.settled, &nodes[2]);
+    fe_tq_remove(&nodes[2]);            /* the only one left */
+    CU_ASSERT_PTR_NULL(q.settled);
+    check_order(&q, NULL, 0);
+    /* A node that comes back is new: visited again. */
+    fe_tq_append(&q, &nodes[1], 60);
+    fe_tq_append(&q, &nodes[0], 70);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 100), &nodes[1]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 100), &nodes[0]);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 100));
+}
+
+/* Expiry cuts a prefix: the cursor survives when it lies beyond it and is
+ * reset when it lay inside. */
+static void test_settle_expire(void)
+{
+    fe_tq_t q;
+    unsigned int count;
+    int i;
+
+    reset_nodes();
+    fe_tq_init(&q, 100);
+    for (i = 0; i < 6; i++) {
+        fe_tq_append(&q, &nodes[i], 10 * (i + 1));     /* 10 .. 60 */
+    }
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 30), &nodes[0]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 30), &nodes[1]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 30), &nodes[2]);
+    check_chain(fe_tq_expire(&q, 110, 0, &count), (int[]){0}, 1);
+    CU_ASSERT_PTR_EQUAL(q.settled, &nodes[2]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 40), &nodes[3]);
+    check_chain(fe_tq_expire(&q, 145, 0, &count), (int[]){1, 2, 3}, 3);
+    CU_ASSERT_PTR_NULL(q.settled);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 1000), &nodes[4]);
+    CU_ASSERT_PTR_EQUAL(fe_tq_settle(&q, 1000), &nodes[5]);
+    CU_ASSERT_PTR_NULL(fe_tq_settle(&q, 1000));
+    check_chain(fe_tq_expire(&q, 0, 1, &count), (int[]){4, 5}, 2);
+    CU_ASSERT_PTR_NULL(q.settled);
+    FE_ASSERT_EQ_INT(fe_tq_unsettled_stamp(&q), FE_TQ_NEVER);
+}
+
+/* Random operations against a model: every entry is visited exactly once
+ * per stay in the queue, and the visited ones are always a prefix. */
+static void test_settle_sweep(void)
+{
+    fe_tq_t q;
+    int visited[NNODES], stays[NNODES], in[NNODES];
+    unsigned int seed = 12345, step;
+    apr_time_t now = 0;
+    int i;
+
+    reset_nodes();
+    memset(visited, 0, sizeof visited);
+    memset(stays, 0, sizeof stays);
+    memset(in, 0, sizeof in);
+    fe_tq_init(&q, 40);
+    for (step = 0; step < 20000; step++) {
+        unsigned int r;
+        fe_tq_node_t *n;
+
+        seed = seed * 1103515245u + 12345u;
+        r = (seed >> 16) % 100;
+        i = (int)((seed >> 8) % NNODES);
+        now++;
+        if (r < 40) {
+            if (!in[i]) {
+                fe_tq_append(&q, &nodes[i], now);
+                in[i] = 1;
+                stays[i]++;
+            }
+        }
+        else if (r < 60) {
+            if (in[i]) {
+                fe_tq_remove(&nodes[i]);
+                in[i] = 0;
+                CU_ASSERT(visited[i] <= stays[i]);
+                visited[i] = stays[i];      /* a stay ends */
+            }
+        }
+        else if (r < 90) {
+            while ((n = fe_tq_settle(&q, now - 5)) != NULL) {
+                int k = (int)(n - nodes);
+
+                CU_ASSERT(in[k]);
+                CU_ASSERT(n->stamp <= now - 5);
+                CU_ASSERT_EQUAL(visited[k], stays[k] - 1);   /* once */
+                visited[k] = stays[k];
+            }
+        }
+        else {
+            fe_tq_node_t *chain = fe_tq_expire(&q, now, 0, NULL);
+
+            while (chain != NULL) {
+                int k = (int)(chain - nodes);
+
+                chain = chain->next;
+                in[k] = 0;
+                visited[k] = stays[k];
+            }
+        }
+        /* Visited entries form a prefix of the queue. */
+        {
+            const fe_tq_node_t *it;
+            int seen_unvisited = 0, ok = 1;
+
+            for (it = q.head; it != NULL; it = it->next) {
+                int k = (int)(it - nodes);
+                int v = visited[k] == stays[k];
+
+                if (v && seen_unvisited) {
+                    ok = 0;
+                }
+                seen_unvisited |= !v;
+            }
+            CU_ASSERT(ok);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const fe_test_case_t cases[] = {
@@ -368,6 +539,10 @@ int main(int argc, char **argv)
         {"clock going backwards expires", test_clock_backwards},
         {"all=1 returns everything", test_expire_all},
         {"re-append after expire", test_reappend_after_expire},
+        {"settle: order, once each", test_settle_order},
+        {"settle: removals keep the cursor", test_settle_remove},
+        {"settle: expiry keeps or resets the cursor", test_settle_expire},
+        {"settle: random sweep against a model", test_settle_sweep},
         {NULL, NULL}
     };
 
