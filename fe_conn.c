@@ -495,6 +495,12 @@ static void fe_on_processing(fe_conn_t *cs)
 static apr_status_t fe_flush(conn_rec *c)
 {
     ap_filter_t *f = c->output_filters;
+    apr_status_t rv = fe_writenow_release(c);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    f = c->output_filters;
 
     while (f->next != NULL) {
         f = f->next;
@@ -855,7 +861,11 @@ int fe_pre_connection(conn_rec *c, void *csd)
 {
     fe_conn_t *mcs, *cs;
 
-    if (c->master == NULL || (c->cs != NULL && c->cs != c->master->cs)) {
+    if (c->master == NULL) {
+        fe_writenow_add(c);
+        return OK;
+    }
+    if (c->cs != NULL && c->cs != c->master->cs) {
         return OK;
     }
     mcs = fe_conn_from_c(c->master);
@@ -884,6 +894,9 @@ int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
 {
     fe_conn_t *cs = fe_conn_from_c(c);
 
+    if (c->master == NULL) {
+        fe_writenow_remove(c);
+    }
     if (r == NULL && s != NULL && cs != NULL) {
         cs->ka_timeout = s->keep_alive_timeout;
         cs->io_timeout = s->timeout;

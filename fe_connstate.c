@@ -176,3 +176,16 @@ int fe_accept_defer(unsigned int active, unsigned int threads,
     }
     return sibling_room >= room + 2;
 }
+
+int fe_write_hold_ok(apr_size_t held, apr_size_t len)
+{
+    return held <= FE_WRITE_NOW_MAX && len <= FE_WRITE_NOW_MAX - held;
+}
+
+int fe_write_now_fits(apr_size_t len, apr_size_t unsent, apr_size_t sndbuf)
+{
+    if (sndbuf == 0 || len > FE_WRITE_NOW_MAX || unsent > sndbuf / 2) {
+        return 0;
+    }
+    return len <= sndbuf / 2 - unsent;
+}

@@ -12,6 +12,8 @@
 #ifndef FE_CONNSTATE_H
 #define FE_CONNSTATE_H
 
+#include <apr.h>
+
 /* Mirror of httpd's conn_state_e (httpd.h, MMN 20120211:137 and later). */
 enum {
     FE_CS_KEEPALIVE = 0,
@@ -207,5 +209,27 @@ int fe_accept_defer(unsigned int active, unsigned int threads,
  * @param has_body    Content-Length > 0 or Transfer-Encoding present
  */
 int fe_client_done(int http11, int opt_close, int opt_ka, int has_body);
+
+/**
+ * Small responses written at once (fe_writenow.c).  Up to this many bytes
+ * of a response are held back until its end (EOS) arrives, and a
+ * response of at most this size is then written before the handler
+ * returns, instead of being set aside by the core for write completion.
+ */
+#define FE_WRITE_NOW_MAX 8192
+
+/** 1 when @a held bytes already held plus @a len more stay within
+ *  FE_WRITE_NOW_MAX (no overflow). */
+int fe_write_hold_ok(apr_size_t held, apr_size_t len);
+
+/**
+ * 1 when a complete response of @a len bytes may be written at once with
+ * a blocking flush because the write cannot block: it is at most
+ * FE_WRITE_NOW_MAX, and together with the @a unsent bytes already in the
+ * socket's send queue it fills at most half of the send buffer @a sndbuf
+ * (the kernel also counts its own overhead against it).  0 when
+ * @a sndbuf is unknown (0).
+ */
+int fe_write_now_fits(apr_size_t len, apr_size_t unsent, apr_size_t sndbuf);
 
 #endif /* FE_CONNSTATE_H */

@@ -344,6 +344,7 @@ static void fe_register_hooks(apr_pool_t *p)
     fe_metrics_register_hooks();
     fe_backend_register_hooks();
     fe_headbuf_register_hooks();
+    fe_writenow_register();
 }
 
 /* The only symbol this .so exports (built with -fvisibility=hidden). */

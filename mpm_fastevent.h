@@ -301,6 +301,12 @@ unsigned int fe_metrics_holders(int slot);
 void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
                           apr_size_t bytes);
 
+/* fe_writenow.c: small responses written before the handler returns. */
+void fe_writenow_register(void);
+void fe_writenow_add(conn_rec *c);
+apr_status_t fe_writenow_release(conn_rec *c);
+void fe_writenow_remove(conn_rec *c);
+
 /* fe_headbuf.c: the listener collects new connections' request heads. */
 enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };
 int fe_head_wanted(const ap_listen_rec *lr);

@@ -18,7 +18,7 @@ my $PAUSE    = 1.0;         # before the first read (below Timeout = 3 s)
 my $LIMIT    = 15;          # seconds, for the whole slow read
 my $QUICK    = 2.0;         # seconds: "served quickly" (2 cores, busy CI)
 
-plan tests => 9 + $N_SLOW;
+plan tests => 12 + $N_SLOW;
 
 my $docroot = fe_var('documentroot');
 my $big = do { local $/; open my $fh, '<', "$docroot/fe/1m.bin" or die $!; binmode $fh; <$fh> };
@@ -133,5 +133,29 @@ for my $x (@slow[1 .. $#slow]) {
 is(join(',', map { $_->{closed} } @slow[1 .. $#slow]),
    join(',', ('eof') x ($N_SLOW - 1)), 'the other slow readers were closed after their body');
 close $_->{sock} for @slow;
+
+# A client that sends small requests one after another but never reads:
+# small responses are written at once only while the socket's send buffer
+# has room for them (fe_writenow.c); once the buffers are full the rest
+# must wait in write completion, with no worker blocked writing.
+{
+    my $s = fe_connect(rcvbuf => 4096) or die "connect: $!";
+    my $sent = 0;
+    for my $i (1 .. 200) {
+        fe_send($s, fe_request_text(path => "/fe/1k.bin?noread=$i")) or last;
+        $sent++;
+        select(undef, undef, undef, 0.005);
+    }
+    select(undef, undef, undef, 0.5);
+    my $st = fe_status_auto();
+    is($sent, 200, 'a client that never reads sent 200 small requests');
+    cmp_ok($st->{ConnsAsyncWriting} // 0, '>=', 1,
+           '... its responses wait in write completion')
+        or diag("ConnsAsyncWriting $st->{ConnsAsyncWriting}");
+    cmp_ok($st->{BusyWorkers} // 99, '<=', 1,
+           '... and no worker is blocked writing to it')
+        or diag("BusyWorkers $st->{BusyWorkers}");
+    close $s;
+}
 
 fe_log_clean_ok();

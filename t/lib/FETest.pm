@@ -155,22 +155,23 @@ sub fe_slurp {
 
 # ------------------------------------------------------------------ sockets
 
-# fe_connect(rcvbuf => BYTES, timeout => SECONDS)
+# fe_connect(rcvbuf => BYTES, timeout => SECONDS, port => PORT)
 sub fe_connect {
     my %o = @_;
     my $timeout = $o{timeout} || 5;
+    my $port = $o{port} || fe_port();
     my $s;
     if ($o{rcvbuf}) {
         # SO_RCVBUF must be set before connect() to limit the TCP window
         $s = IO::Socket::INET->new(Proto => 'tcp') or return;
         setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack('i', $o{rcvbuf}))
             or die "SO_RCVBUF: $!";
-        my $addr = pack_sockaddr_in(fe_port(), inet_aton(fe_host()));
+        my $addr = pack_sockaddr_in($port, inet_aton(fe_host()));
         $s->connect($addr) or return;
     }
     else {
         $s = IO::Socket::INET->new(PeerAddr => fe_host(),
-                                   PeerPort => fe_port(),
+                                   PeerPort => $port,
                                    Proto    => 'tcp',
                                    Timeout  => $timeout) or return;
     }

@@ -868,6 +868,53 @@ static void test_client_done(void)
     FE_ASSERT_EQ_INT(fe_client_done(0, 0, 0, 5), 0);
 }
 
+static void test_write_now(void)
+{
+    apr_size_t held, len, unsent, buf;
+
+    /* hold: up to FE_WRITE_NOW_MAX in all, never wrapping */
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, 0), 1);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_NOW_MAX), 1);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_NOW_MAX + 1), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_NOW_MAX - 300), 1);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_NOW_MAX - 299), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(FE_WRITE_NOW_MAX + 1, 0), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(100, (apr_size_t)-1), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok((apr_size_t)-1, 100), 0);
+
+    /* fits: half the send buffer, unsent bytes included */
+    FE_ASSERT_EQ_INT(fe_write_now_fits(1300, 0, 16384), 1);
+    FE_ASSERT_EQ_INT(fe_write_now_fits(8192, 0, 16384), 1);
+    FE_ASSERT_EQ_INT(fe_write_now_fits(8192, 1, 16384), 0);
+    FE_ASSERT_EQ_INT(fe_write_now_fits(1300, 7000, 16384), 0);
+    FE_ASSERT_EQ_INT(fe_write_now_fits(1000, 7192, 16384), 1);
+    FE_ASSERT_EQ_INT(fe_write_now_fits(0, 9000, 16384), 0);
+    /* unknown buffer: never */
+    FE_ASSERT_EQ_INT(fe_write_now_fits(10, 0, 0), 0);
+    /* larger than FE_WRITE_NOW_MAX: never, whatever the buffer */
+    FE_ASSERT_EQ_INT(fe_write_now_fits(FE_WRITE_NOW_MAX + 1, 0,
+                                       (apr_size_t)1 << 30), 0);
+    FE_ASSERT_EQ_INT(fe_write_now_fits((apr_size_t)-1, 0,
+                                       (apr_size_t)-1), 0);
+    /* sweep against the rule written out */
+    for (len = 0; len <= 3 * FE_WRITE_NOW_MAX; len += 997) {
+        for (unsent = 0; unsent <= 40000; unsent += 1231) {
+            for (buf = 0; buf <= 65536; buf += 4096) {
+                int want = buf > 0 && len <= FE_WRITE_NOW_MAX
+                           && unsent + len <= buf / 2;
+
+                FE_ASSERT_EQ_INT(fe_write_now_fits(len, unsent, buf), want);
+            }
+        }
+    }
+    for (held = 0; held <= 2 * FE_WRITE_NOW_MAX; held += 511) {
+        for (len = 0; len <= 2 * FE_WRITE_NOW_MAX; len += 509) {
+            FE_ASSERT_EQ_INT(fe_write_hold_ok(held, len),
+                             held + len <= FE_WRITE_NOW_MAX);
+        }
+    }
+}
+
 static void test_accept_defer(void)
 {
     unsigned int a, t, r;
@@ -950,6 +997,7 @@ static const fe_test_case_t cases[] = {
     {"conn cap and open files", test_conn_cap_and_nofile},
     {"client done: table", test_client_done},
     {"accept defer: table and sweep", test_accept_defer},
+    {"write now: hold and fit rules", test_write_now},
     {"hold: reserve", test_hold_reserve},
     {"hold: allowed table", test_hold_allowed_cases},
     {"hold: allowed sweep vs rule", test_hold_allowed_sweep},
