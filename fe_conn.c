@@ -862,7 +862,7 @@ int fe_pre_connection(conn_rec *c, void *csd)
     fe_conn_t *mcs, *cs;
 
     if (c->master == NULL) {
-        fe_writenow_add(c);
+        fe_writenow_add(c, fe_conn_from_c(c));
         return OK;
     }
     if (c->cs != NULL && c->cs != c->master->cs) {
@@ -895,7 +895,7 @@ int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
     fe_conn_t *cs = fe_conn_from_c(c);
 
     if (c->master == NULL) {
-        fe_writenow_remove(c);
+        fe_writenow_off(c);
     }
     if (r == NULL && s != NULL && cs != NULL) {
         cs->ka_timeout = s->keep_alive_timeout;

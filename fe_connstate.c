@@ -179,13 +179,13 @@ int fe_accept_defer(unsigned int active, unsigned int threads,
 
 int fe_write_hold_ok(apr_size_t held, apr_size_t len)
 {
-    return held <= FE_WRITE_NOW_MAX && len <= FE_WRITE_NOW_MAX - held;
+    return held < FE_WRITE_HOLD_MAX && len < FE_WRITE_HOLD_MAX - held;
 }
 
-int fe_write_now_fits(apr_size_t len, apr_size_t unsent, apr_size_t sndbuf)
+int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit)
 {
-    if (sndbuf == 0 || len > FE_WRITE_NOW_MAX || unsent > sndbuf / 2) {
+    if (limit == 0 || len > FE_WRITE_NOW_MAX || queued > limit / 2) {
         return 0;
     }
-    return len <= sndbuf / 2 - unsent;
+    return len <= limit / 2 - queued;
 }

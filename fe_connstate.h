@@ -211,25 +211,29 @@ int fe_accept_defer(unsigned int active, unsigned int threads,
 int fe_client_done(int http11, int opt_close, int opt_ka, int has_body);
 
 /**
- * Small responses written at once (fe_writenow.c).  Up to this many bytes
- * of a response are held back until its end (EOS) arrives, and a
- * response of at most this size is then written before the handler
- * returns, instead of being set aside by the core for write completion.
+ * Small responses written at once (fe_writenow.c).  The pieces of a
+ * response that come before its end (EOS) are held back while they stay
+ * below FE_WRITE_HOLD_MAX in all (the core output filter writes a pass of
+ * 4 KiB or more at once; below that it keeps the data anyway), and a
+ * whole response of at most FE_WRITE_NOW_MAX is then written before the
+ * handler returns, instead of being set aside for write completion.
  */
-#define FE_WRITE_NOW_MAX 8192
+#define FE_WRITE_HOLD_MAX 4096
+#define FE_WRITE_NOW_MAX  8192
 
-/** 1 when @a held bytes already held plus @a len more stay within
- *  FE_WRITE_NOW_MAX (no overflow). */
+/** 1 when @a held bytes already held plus @a len more stay below
+ *  FE_WRITE_HOLD_MAX (no overflow). */
 int fe_write_hold_ok(apr_size_t held, apr_size_t len);
 
 /**
  * 1 when a complete response of @a len bytes may be written at once with
  * a blocking flush because the write cannot block: it is at most
- * FE_WRITE_NOW_MAX, and together with the @a unsent bytes already in the
- * socket's send queue it fills at most half of the send buffer @a sndbuf
- * (the kernel also counts its own overhead against it).  0 when
- * @a sndbuf is unknown (0).
+ * FE_WRITE_NOW_MAX, and together with the @a queued bytes the socket's
+ * send queue already uses (the kernel's count, overhead included) it
+ * takes at most half of @a limit, the send buffer (or, when lower, the
+ * TCP_NOTSENT_LOWAT the write also waits for).  0 when @a limit is
+ * unknown (0).
  */
-int fe_write_now_fits(apr_size_t len, apr_size_t unsent, apr_size_t sndbuf);
+int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit);
 
 #endif /* FE_CONNSTATE_H */

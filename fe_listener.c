@@ -906,7 +906,7 @@ static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
     apr_time_t upto = now - FE_IDLE_TRIM_AFTER;
     apr_time_t next = FE_TQ_NEVER;
     apr_size_t bytes = 0;
-    unsigned int total = 0;
+    unsigned int total = 0, trimmed = 0;
     int n, i;
 
     do {
@@ -940,11 +940,12 @@ static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
                 && strcmp(ap_get_protocol(cs->c), AP_PROTOCOL_HTTP1) == 0) {
                 bytes += fe_idlemem_trim_pool(cs->p);
                 bytes += fe_idlemem_trim_block(cs->ba);
+                trimmed++;
             }
         }
         total += n;
     } while (n == FE_TRIM_BATCH && total < FE_TRIM_PER_PASS);
-    fe_metrics_idle_trim(ch->metrics, total, bytes);
+    fe_metrics_idle_trim(ch->metrics, trimmed, bytes);
     return next;
 }
 

@@ -9,76 +9,96 @@
  * 8 KiB memory node that an idle keep-alive connection keeps resident
  * next to its own pool and bucket allocator.
  *
- * This connection filter (just above the network filters) holds the
- * in-memory pieces of a response that come before its end (the response
- * head, up to FE_WRITE_NOW_MAX bytes) and, when the end (EOS) arrives and
- * the whole response is small enough to fit in the socket's send buffer
- * without blocking (fe_write_now_fits()), passes it on with a FLUSH: the
- * core writes it at once and sets nothing aside.  Everything else passes
- * as before: larger responses, streamed ones, pipelined requests (the
- * core coalesces their responses), FLUSH and other metadata (they release
- * what is held first), TLS and HTTP/2 connections (the filter removes
- * itself).  While it holds something, c->data_in_output_filters is set,
- * and fe_writenow_release() (called by write completion) passes it on, so
- * the MPM never waits on data the core cannot see.
+ * This connection filter (just above the network filters) is armed for
+ * each ordinary HTTP/1 request (fixups: not CONNECT, no Upgrade, no TLS).
+ * While armed it holds the in-memory pieces of the response that come
+ * before its end (the response head) as long as they stay below
+ * FE_WRITE_HOLD_MAX, which the core would not have written either; when
+ * the end (EOS) arrives with a whole response of at most FE_WRITE_NOW_MAX
+ * that fits in the socket's send buffer without blocking
+ * (fe_write_now_fits(), from the kernel's own counts), it passes it on
+ * with a FLUSH: the core writes it at once and sets nothing aside.
+ * Everything else passes as before: larger or streamed responses,
+ * pipelined requests (the core coalesces their responses), FLUSH and
+ * other metadata (they release what is held first), tunnels (CONNECT,
+ * Upgrade), outgoing (proxy backend) connections, TLS, and protocols
+ * switched to.  While it holds something c->data_in_output_filters is
+ * set, and fe_writenow_release() (called by write completion) passes it
+ * on, so the MPM never waits on data the core cannot see.
  *
- * Owns: the hold, the decision to flush, the send-buffer probe.
- * Must not: delay data past the end of a request (EOR releases), hold
- * anything but heap/immortal buckets (transient ones are set aside into
- * the bucket allocator first), or block: the flush is only added when
- * the send buffer has room.
+ * Owns: the arming, the hold, the decision to flush, the send-buffer
+ * probe.
+ * Must not: delay data past the end of a request (EOS and EOR release and
+ * disarm), hold anything but heap/immortal buckets (transient ones are
+ * copied into the bucket allocator first), or block: the FLUSH is only
+ * added when the send buffer has room.
  */
 
 #include "mpm_fastevent.h"
 #include "fe_connstate.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "http_ssl.h"
 
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#ifdef __linux__
+#include <linux/sock_diag.h>
+#endif
 
-typedef struct fe_writenow {
+struct fe_writenow {
     apr_bucket_brigade *held;
     apr_size_t held_len;
-    int sndbuf;                  /* SO_SNDBUF when first needed; -1: unknown */
-} fe_writenow_t;
+    int armed;                   /* an ordinary HTTP/1 response is due */
+    int off;                     /* TLS, or another protocol: pass all */
+    int lowat;                   /* TCP_NOTSENT_LOWAT; 0: not read yet */
+};
 
 static ap_filter_rec_t *fe_writenow_handle;
 
-/* Bytes not yet sent (or not yet acknowledged) in the socket's send
- * queue; (apr_size_t)-1 when unknown. */
-static apr_size_t fe_unsent(int fd)
-{
-    int n = 0;
-
-    if (ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0) {
-        return (apr_size_t)-1;
-    }
-    return (apr_size_t)n;
-}
-
+/*
+ * Whether @a len more bytes can be written to the connection's socket
+ * without blocking, from the kernel's own counts: the send buffer and the
+ * bytes the send queue uses (SO_MEMINFO, overhead included), and
+ * TCP_NOTSENT_LOWAT if set lower.  No when anything is unknown.
+ */
 static int fe_fits(conn_rec *c, fe_writenow_t *wn, apr_size_t len)
 {
+#if defined(SO_MEMINFO) && defined(__linux__)
     fe_conn_t *cs = fe_conn_from_c(c);
     apr_os_sock_t fd;
-    apr_size_t unsent;
+    apr_uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t l = sizeof mem;
+    apr_size_t limit;
 
     if (cs == NULL || cs->sock == NULL
         || apr_os_sock_get(&fd, cs->sock) != APR_SUCCESS) {
         return 0;
     }
-    if (wn->sndbuf == 0) {
+    if (wn->lowat == 0) {
         int v = 0;
-        socklen_t l = sizeof v;
+        socklen_t vl = sizeof v;
 
-        wn->sndbuf = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l) == 0
-                     && v > 0 ? v : -1;
+        wn->lowat = getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &vl)
+                    == 0 && v > 0 ? v : -1;    /* -1: no limit known */
     }
-    if (wn->sndbuf < 0 || (unsent = fe_unsent(fd)) == (apr_size_t)-1) {
+    memset(mem, 0, sizeof mem);
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &l) != 0
+        || l < (socklen_t)((SK_MEMINFO_WMEM_QUEUED + 1) * sizeof mem[0])) {
         return 0;
     }
-    return fe_write_now_fits(len, unsent, (apr_size_t)wn->sndbuf);
+    limit = mem[SK_MEMINFO_SNDBUF];
+    if (wn->lowat > 0 && (apr_size_t)wn->lowat < limit) {
+        limit = (apr_size_t)wn->lowat;
+    }
+    return fe_write_now_fits(len, mem[SK_MEMINFO_WMEM_QUEUED], limit);
+#else
+    (void)c;
+    (void)wn;
+    (void)len;
+    return 0;
+#endif
 }
 
 /* What a brigade is, for the hold: its data length, whether it ends with
@@ -129,16 +149,20 @@ static void fe_bb_facts(apr_bucket_brigade *bb, fe_bb_facts_t *f)
 static apr_status_t fe_release(ap_filter_t *f, fe_writenow_t *wn,
                                apr_bucket_brigade *bb)
 {
+    apr_status_t rv;
+
     if (wn->held != NULL && !APR_BRIGADE_EMPTY(wn->held)) {
         /* Ours no more: the core sets the flag again if it keeps any. */
         f->c->data_in_output_filters = 0;
+        wn->held_len = 0;
         if (bb != NULL) {
             APR_BRIGADE_PREPEND(bb, wn->held);
         }
         else {
-            bb = wn->held;
+            rv = ap_pass_brigade(f->next, wn->held);
+            apr_brigade_cleanup(wn->held);    /* whatever a failure left */
+            return rv;
         }
-        wn->held_len = 0;
     }
     if (bb == NULL) {
         return APR_SUCCESS;
@@ -153,14 +177,7 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     fe_bb_facts_t facts;
     apr_bucket *b;
 
-    if (wn == NULL) {
-        if (ap_ssl_conn_is_ssl(c)) {
-            ap_remove_output_filter(f);
-            return ap_pass_brigade(f->next, bb);
-        }
-        f->ctx = wn = apr_pcalloc(c->pool, sizeof *wn);
-    }
-    if (APR_BRIGADE_EMPTY(bb)) {
+    if (wn->off || !wn->armed || APR_BRIGADE_EMPTY(bb)) {
         return fe_release(f, wn, bb);
     }
     fe_bb_facts(bb, &facts);
@@ -183,55 +200,83 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         c->data_in_output_filters = 1;      /* fe_writenow_release() */
         return APR_SUCCESS;
     }
-    if (facts.eos && facts.lengths_known && !c->data_in_input_filters
-        && fe_write_hold_ok(wn->held_len, facts.len)
-        && fe_fits(c, wn, wn->held_len + facts.len)) {
-        /* A whole small response: written now, nothing set aside. */
-        APR_BUCKET_INSERT_BEFORE(APR_BRIGADE_LAST(bb),
-                                 apr_bucket_flush_create(c->bucket_alloc));
+    if (facts.eos) {
+        wn->armed = 0;                      /* the response is complete */
+        if (facts.lengths_known && !c->data_in_input_filters
+            && facts.len <= FE_WRITE_NOW_MAX - wn->held_len
+            && fe_fits(c, wn, wn->held_len + facts.len)) {
+            /* A whole small response: written now, nothing set aside. */
+            APR_BUCKET_INSERT_BEFORE(APR_BRIGADE_LAST(bb),
+                                     apr_bucket_flush_create(
+                                         c->bucket_alloc));
+        }
+    }
+    else if (!facts.lengths_known) {
+        wn->armed = facts.holdable;         /* EOR, FLUSH...: done */
     }
     return fe_release(f, wn, bb);
 }
 
-/* Pre-connection, for the HTTP/1 connections this MPM runs. */
-void fe_writenow_add(conn_rec *c)
+/* Arm the filter for an ordinary HTTP/1 request.  Not for CONNECT or
+ * Upgrade (the connection may become a tunnel), nor TLS. */
+static int fe_writenow_fixups(request_rec *r)
 {
-    ap_add_output_filter_handle(fe_writenow_handle, NULL, NULL, c);
+    conn_rec *c = r->connection;
+    fe_conn_t *cs;
+
+    if (r->main != NULL || c->master != NULL || c->outgoing
+        || (cs = fe_conn_from_c(c)) == NULL || cs->wn == NULL
+        || cs->wn->off) {
+        return DECLINED;
+    }
+    if (ap_ssl_conn_is_ssl(c)) {
+        cs->wn->off = 1;
+        return DECLINED;
+    }
+    cs->wn->armed = r->method_number != M_CONNECT && r->proto_num < 2000
+                    && apr_table_get(r->headers_in, "Upgrade") == NULL;
+    return DECLINED;
 }
 
-/* Write completion and protocol switches: pass on whatever is held. */
+/* Pre-connection, for the client connections this MPM runs. */
+void fe_writenow_add(conn_rec *c, fe_conn_t *cs)
+{
+    if (c->outgoing || cs == NULL) {
+        return;
+    }
+    cs->wn = apr_pcalloc(c->pool, sizeof *cs->wn);
+    ap_add_output_filter_handle(fe_writenow_handle, cs->wn, NULL, c);
+}
+
+/* Write completion: pass on whatever is held. */
 apr_status_t fe_writenow_release(conn_rec *c)
 {
+    fe_conn_t *cs = fe_conn_from_c(c);
     ap_filter_t *f;
 
+    if (cs == NULL || cs->wn == NULL || cs->wn->held == NULL
+        || APR_BRIGADE_EMPTY(cs->wn->held)) {
+        return APR_SUCCESS;
+    }
     for (f = c->output_filters; f != NULL; f = f->next) {
         if (f->frec == fe_writenow_handle) {
-            fe_writenow_t *wn = f->ctx;
-
-            if (wn == NULL || wn->held == NULL
-                || APR_BRIGADE_EMPTY(wn->held)) {
-                return APR_SUCCESS;
-            }
-            return fe_release(f, wn, NULL);
+            return fe_release(f, cs->wn, NULL);
         }
     }
     return APR_SUCCESS;
 }
 
-/* A protocol switch (h2c, h2 with prior knowledge, websockets): the
- * filter gets out of the way after passing on what it holds. */
-void fe_writenow_remove(conn_rec *c)
+/* A protocol switch (h2c, h2 with prior knowledge): pass on what is held
+ * and let everything through from now on (the filter stays in the chain:
+ * a request's chain may still point at it). */
+void fe_writenow_off(conn_rec *c)
 {
-    ap_filter_t *f;
+    fe_conn_t *cs = fe_conn_from_c(c);
 
-    for (f = c->output_filters; f != NULL; f = f->next) {
-        if (f->frec == fe_writenow_handle) {
-            if (f->ctx != NULL) {
-                fe_release(f, f->ctx, NULL);
-            }
-            ap_remove_output_filter(f);
-            return;
-        }
+    if (cs != NULL && cs->wn != NULL) {
+        fe_writenow_release(c);
+        cs->wn->off = 1;
+        cs->wn->armed = 0;
     }
 }
 
@@ -239,4 +284,5 @@ void fe_writenow_register(void)
 {
     fe_writenow_handle = ap_register_output_filter("FE_WRITE_NOW",
                              fe_writenow_filter, NULL, AP_FTYPE_CONNECTION);
+    ap_hook_fixups(fe_writenow_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
 }

