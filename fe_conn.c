@@ -494,14 +494,12 @@ static void fe_on_processing(fe_conn_t *cs)
  * brigade, as 2.4 has no ap_run_output_pending(). */
 static apr_status_t fe_flush(conn_rec *c)
 {
+    apr_status_t rv = fe_writenow_release(c);   /* a held head, if any */
     ap_filter_t *f = c->output_filters;
-    apr_status_t rv = fe_writenow_release(c);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    f = c->output_filters;
-
     while (f->next != NULL) {
         f = f->next;
     }
