@@ -877,6 +877,7 @@ int fe_pre_connection(conn_rec *c, void *csd)
         cs->suspended = 0;
         cs->head = NULL;
         cs->head_len = cs->head_cap = 0;
+        cs->wn = NULL;               /* FE_WRITE_NOW is the master's */
     }
     cs->c = c;
     cs->r = NULL;

@@ -53,20 +53,19 @@ static apr_uintptr_t fe_idlemem_page(void)
  * with that: first_avail above obj, endp above first_avail, sane size. */
 static apr_memnode_t *fe_idlemem_node_of(void *obj)
 {
-    apr_memnode_t *node;
-
 #if APR_POOL_DEBUG
     /* Pools are plain allocations there, with no node in front. */
     (void)obj;
     return NULL;
-#endif
-    node = (apr_memnode_t *)((char *)obj - APR_MEMNODE_T_SIZE);
+#else
+    apr_memnode_t *node = (apr_memnode_t *)((char *)obj - APR_MEMNODE_T_SIZE);
 
     if (node->first_avail <= (char *)obj || node->endp < node->first_avail
         || (apr_size_t)(node->endp - (char *)node) > FE_IDLEMEM_NODE_MAX) {
         return NULL;
     }
     return node;
+#endif
 }
 
 static apr_size_t fe_idlemem_release(const apr_memnode_t *node)

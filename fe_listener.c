@@ -45,7 +45,7 @@ APLOG_USE_MODULE(mpm_fastevent);
 
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs);
-static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now);
+static void fe_trim_idle(fe_child_t *ch, apr_time_t now);
 
 static void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
 {
@@ -878,13 +878,7 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
         fe_to_worker(ch, cs);
     }
     fe_log_slow_heads(ch, now);
-
-    next = fe_trim_idle(ch, now);
-    apr_thread_mutex_lock(ch->tq_mutex);
-    if (next < ch->next_wakeup) {
-        ch->next_wakeup = next;
-    }
-    apr_thread_mutex_unlock(ch->tq_mutex);
+    fe_trim_idle(ch, now);
 }
 
 /*
@@ -895,16 +889,16 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
  * connections stay parked meanwhile, and parked connections are the
  * listener's alone, so the madvise() calls run outside tq_mutex, in
  * batches.  A burst of connections going idle at once is spread over
- * passes of FE_TRIM_PER_PASS.  Returns when the next one is due.
+ * passes of FE_TRIM_PER_PASS.  The listener wakes when the next one is
+ * due (next_wakeup).
  */
 #define FE_TRIM_BATCH    64
 #define FE_TRIM_PER_PASS 256
 
-static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
+static void fe_trim_idle(fe_child_t *ch, apr_time_t now)
 {
     fe_conn_t *batch[FE_TRIM_BATCH];
     apr_time_t upto = now - FE_IDLE_TRIM_AFTER;
-    apr_time_t next = FE_TQ_NEVER;
     apr_size_t bytes = 0;
     unsigned int total = 0, trimmed = 0;
     int n, i;
@@ -925,8 +919,9 @@ static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
             for (i = 0; i < ch->ka_qs.n; i++) {
                 apr_time_t st = fe_tq_unsettled_stamp(&ch->ka_qs.qs[i]);
 
-                if (st != FE_TQ_NEVER && st + FE_IDLE_TRIM_AFTER < next) {
-                    next = st + FE_IDLE_TRIM_AFTER;
+                if (st != FE_TQ_NEVER
+                    && st + FE_IDLE_TRIM_AFTER < ch->next_wakeup) {
+                    ch->next_wakeup = st + FE_IDLE_TRIM_AFTER;
                 }
             }
         }
@@ -946,7 +941,6 @@ static apr_time_t fe_trim_idle(fe_child_t *ch, apr_time_t now)
         total += n;
     } while (n == FE_TRIM_BATCH && total < FE_TRIM_PER_PASS);
     fe_metrics_idle_trim(ch->metrics, trimmed, bytes);
-    return next;
 }
 
 static unsigned int fe_keepalive_count(fe_child_t *ch)

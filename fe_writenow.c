@@ -126,12 +126,8 @@ static void fe_bb_facts(apr_bucket_brigade *bb, fe_bb_facts_t *f)
             f->eos = 1;
             continue;
         }
-        if (APR_BUCKET_IS_METADATA(b)) {
-            f->holdable = 0;
-            f->lengths_known = 0;    /* FLUSH, EOR, EOC...: pass as is */
-            return;
-        }
-        if (b->length == (apr_size_t)-1) {
+        if (APR_BUCKET_IS_METADATA(b) || b->length == (apr_size_t)-1) {
+            /* FLUSH, EOR, EOC...; a pipe or a socket: pass as is */
             f->holdable = 0;
             f->lengths_known = 0;
             return;
@@ -212,7 +208,7 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
     }
     else if (!facts.lengths_known) {
-        wn->armed = facts.holdable;         /* EOR, FLUSH...: done */
+        wn->armed = 0;                      /* EOR, FLUSH...: done */
     }
     return fe_release(f, wn, bb);
 }
@@ -224,9 +220,8 @@ static int fe_writenow_fixups(request_rec *r)
     conn_rec *c = r->connection;
     fe_conn_t *cs;
 
-    if (r->main != NULL || c->master != NULL || c->outgoing
-        || (cs = fe_conn_from_c(c)) == NULL || cs->wn == NULL
-        || cs->wn->off) {
+    if (r->main != NULL || (cs = fe_conn_from_c(c)) == NULL
+        || cs->wn == NULL || cs->wn->off) {
         return DECLINED;
     }
     if (ap_ssl_conn_is_ssl(c)) {
