@@ -298,6 +298,9 @@ void fe_child_main(int slot, int bucket)
         fe_close_other_buckets(ch);
     }
     ap_reopen_scoreboard(ch->pchild, NULL, 0);
+    /* Before a ChrootDir hides /proc, and before any thread starts:
+     * threads that modules start in child_init inherit the place. */
+    fe_cpu_start(ch);
     if (ap_run_drop_privileges(ch->pchild, ap_server_conf)) {
         fe_clean_exit(ch, APEXIT_CHILDFATAL);
     }
@@ -314,6 +317,7 @@ void fe_child_main(int slot, int bucket)
         fe_clean_exit(ch, APEXIT_CHILDSICK);
     }
     ch->metrics = fe_metrics_attach(slot);
+    fe_metrics_cpu(ch->metrics, fe_cpu_placed(ch));
     if (fe_start_threads(ch) != APR_SUCCESS) {
         fe_child_signal_stop(ch, 0);
         fe_join_threads(ch);

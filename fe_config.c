@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -56,6 +57,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->max_spare_threads = FE_DEFAULT_MAX_SPARE_THREADS;
     l->start_servers = FE_DEFAULT_START_SERVERS;
     l->worker_factor = FE_DEFAULT_WORKER_FACTOR;
+    l->cpu_affinity = 1;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
                               / FE_DEFAULT_THREADS_PER_CHILD;
 }
@@ -111,6 +113,20 @@ static int looks_decimal(const char *s)
         return 0;
     }
     return s[strspn(s, "0123456789.eE+-")] == '\0';
+}
+
+const char *fe_parse_affinity(const char *arg, int *out, apr_pool_t *p)
+{
+    if (arg != NULL && (!strcasecmp(arg, "auto") || !strcasecmp(arg, "on"))) {
+        *out = 1;
+        return NULL;
+    }
+    if (arg != NULL && !strcasecmp(arg, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    return apr_psprintf(p, "FastEventCPUAffinity takes auto or off, not "
+                        "'%s'", arg != NULL ? arg : "");
 }
 
 static const char *not_positive(const char *arg, apr_pool_t *p)

@@ -36,6 +36,7 @@ typedef struct fe_limits {
     int max_spare_threads;   /**< MaxSpareThreads */
     int start_servers;       /**< StartServers */
     double worker_factor;    /**< AsyncRequestWorkerFactor, real-valued */
+    int cpu_affinity;        /**< FastEventCPUAffinity: 1 auto, 0 off */
     /** Derived by fe_limits_check(): max_workers / threads_per_child. */
     int active_daemons_limit;
 } fe_limits_t;
@@ -64,6 +65,13 @@ const char *fe_parse_int(const char *directive, const char *arg, int *out,
  * @a p; *out is untouched on error.
  */
 const char *fe_parse_factor(const char *arg, double *out, apr_pool_t *p);
+
+/**
+ * Parse FastEventCPUAffinity: "auto" (or "on") gives 1, "off" gives 0,
+ * in any case.  @return NULL or an error message from @a p that names
+ * the directive, the value and the choices; *out is untouched on error.
+ */
+const char *fe_parse_affinity(const char *arg, int *out, apr_pool_t *p);
 
 /**
  * Clamp @a l into a consistent configuration, in stock event's order:

@@ -959,12 +959,16 @@ static unsigned int fe_keepalive_count(fe_child_t *ch)
 static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
 {
     apr_time_t tick = fe_metrics_next_tick(ch);
+    apr_time_t place = fe_cpu_next_check(ch);
 
     /* Keep mod_status's connection counts true on a quiet child too:
      * while they lag, look again within a second. */
     if (ch->published_conns != apr_atomic_read32(&ch->conns)
         && now + apr_time_from_sec(1) < tick) {
         tick = now + apr_time_from_sec(1);
+    }
+    if (place < tick) {
+        tick = place;
     }
     apr_time_t next = fe_timers_plan(ch, tick < ch->next_wakeup
                                          ? tick : ch->next_wakeup);
@@ -1069,6 +1073,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
         }
         fe_sb_publish(ch, fe_keepalive_count(ch));
         fe_metrics_tick(ch, now);
+        fe_cpu_tick(ch, now);
     }
     fe_sb_publish(ch, 0);
     fe_queue_term(ch->queue);

@@ -46,6 +46,7 @@ struct fe_metrics {
     volatile apr_uint32_t stuck;         /* workers busy > 500 ms */
     volatile apr_uint32_t accepting;
     volatile apr_uint32_t holders;       /* workers holding (gauge) */
+    volatile apr_uint32_t cpu_plus1;     /* placed on CPU n-1; 0: any */
     /* Counted per request: 64-bit, a busy child wraps 32 bits in a day. */
     volatile apr_uint64_t hold_hits;     /* next request came while held */
     volatile apr_uint64_t hold_misses;   /* hold ran out: parked */
@@ -202,6 +203,15 @@ void fe_metrics_hold(fe_metrics_t *m, int outcome)
     }
 }
 
+/* Child: its place (fe_cpu.c), a CPU number or FE_PLACE_ANY. */
+void fe_metrics_cpu(fe_metrics_t *m, int cpu)
+{
+    /* Not after a takeover: the slot's row is the new child's then. */
+    if (m != NULL && m->pid == getpid()) {
+        m->cpu_plus1 = cpu >= 0 ? (apr_uint32_t)cpu + 1 : 0;
+    }
+}
+
 /* Listener: @conns idle connections gave back @bytes (fe_idlemem.h). */
 void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
                           apr_size_t bytes)
@@ -233,7 +243,7 @@ unsigned int fe_metrics_holders(int slot)
 typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
     apr_uint64_t hits, misses, preempts, trims, trim_kib;
-    int procs, paused;
+    int procs, paused, placed;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
 
@@ -265,6 +275,7 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
                        (volatile apr_uint64_t *)&m->idle_trim_kib);
     t->procs++;
     t->paused += !m->accepting;
+    t->placed += m->cpu_plus1 != 0;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
         t->handoff[b] += apr_atomic_read64(
                              (volatile apr_uint64_t *)&m->handoff[b]);
@@ -275,6 +286,7 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
 {
     ap_rprintf(r, "FastEventProcesses: %d\n", t->procs);
     ap_rprintf(r, "FastEventProcessesNotAccepting: %d\n", t->paused);
+    ap_rprintf(r, "FastEventProcessesOnOneCPU: %d\n", t->placed);
     ap_rprintf(r, "FastEventAccepts: %" APR_UINT64_T_FMT "\n", t->accepts);
     ap_rprintf(r, "FastEventAcceptsPerSec: %" APR_UINT64_T_FMT "\n",
                t->rate);
@@ -302,17 +314,17 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
                t->trim_kib);
 }
 
-static void fe_print_row(request_rec *r, const char *name,
+static void fe_print_row(request_rec *r, const char *name, const char *cpu,
                          const fe_totals_t *t)
 {
-    ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n",
-               name, t->accepts, t->rate,
+               name, cpu, t->accepts, t->rate,
                t->pauses, t->queue, t->stuck,
                fe_hist_percentile(t->handoff, 50),
                fe_hist_percentile(t->handoff, 99), t->ka, t->io, t->linger,
@@ -331,7 +343,7 @@ static int fe_status_hook(request_rec *r, int flags)
     memset(&total, 0, sizeof total);
     if (html) {
         ap_rputs("<hr /><h2>mpm_fastevent</h2>\n<table border=\"1\"><tr>"
-                 "<th>PID</th><th>accepted</th><th>accepts/s</th>"
+                 "<th>PID</th><th>on CPU</th><th>accepted</th><th>accepts/s</th>"
                  "<th>accept pauses</th><th>queue</th><th>stuck workers"
                  "</th><th>hand-off p50 / p99 (&micro;s)</th><th>timeouts "
                  "keep-alive / I/O / linger</th><th>keep-alive holds hit / "
@@ -349,11 +361,16 @@ static int fe_status_hook(request_rec *r, int flags)
         fe_add(&total, m);
         if (html) {
             fe_print_row(r, apr_psprintf(r->pool, "%" APR_PID_T_FMT,
-                                         m->pid), &one);
+                                         m->pid),
+                         m->cpu_plus1 ? apr_psprintf(r->pool, "%u",
+                                                     m->cpu_plus1 - 1)
+                                      : "any", &one);
         }
     }
     if (html) {
-        fe_print_row(r, "<b>total</b>", &total);
+        fe_print_row(r, "<b>total</b>",
+                     apr_psprintf(r->pool, "%d on one", total.placed),
+                     &total);
         ap_rputs("</table>\n", r);
     }
     else {

@@ -75,6 +75,17 @@ static const char *fe_cmd_factor(cmd_parms *cmd, void *dummy,
     return fe_parse_factor(arg, &fe_g.lim.worker_factor, cmd->pool);
 }
 
+static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
+                                   const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    return fe_parse_affinity(arg, &fe_g.lim.cpu_affinity, cmd->pool);
+}
+
 #define FE_INT_CMD(name, field, help) \
     AP_INIT_TAKE1(name, fe_cmd_int, \
                   (void *)offsetof(fe_limits_t, field), RSRC_CONF, help)
@@ -100,6 +111,10 @@ static const command_rec fe_cmds[] = {
     AP_INIT_TAKE1("AsyncRequestWorkerFactor", fe_cmd_factor, NULL, RSRC_CONF,
                   "How many connections per worker thread a child may hold "
                   "(a real number, e.g. 1.5)"),
+    AP_INIT_TAKE1("FastEventCPUAffinity", fe_cmd_affinity, NULL, RSRC_CONF,
+                  "auto: with at least as many child processes as CPUs, "
+                  "keep each child on one CPU; off: let the kernel place "
+                  "them"),
     AP_GRACEFUL_SHUTDOWN_TIMEOUT_COMMAND,
     { NULL }
 };

@@ -245,6 +245,9 @@ typedef struct fe_child {
     volatile apr_uint32_t holders;    /**< workers holding now */
     volatile apr_uint32_t hold_stop;  /**< stopping: no more holds */
     volatile apr_uint32_t hold_calls; /**< call-back bytes not yet taken */
+
+    struct fe_cpu *cpu;               /**< CPU placement (fe_cpu.c); NULL:
+                                           off, one CPU, or failed */
 } fe_child_t;
 
 /** Start argument of a worker thread. */
@@ -301,8 +304,15 @@ void fe_metrics_register_hooks(void);
 enum { FE_HOLD_HIT, FE_HOLD_MISS, FE_HOLD_PREEMPT };
 void fe_metrics_hold(fe_metrics_t *m, int outcome);
 unsigned int fe_metrics_holders(int slot);
+void fe_metrics_cpu(fe_metrics_t *m, int cpu);
 void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
                           apr_size_t bytes);
+
+/* fe_cpu.c: each child on one CPU when there are enough (fe_place.h). */
+void fe_cpu_start(fe_child_t *ch);
+void fe_cpu_tick(fe_child_t *ch, apr_time_t now);
+int fe_cpu_placed(const fe_child_t *ch);
+apr_time_t fe_cpu_next_check(const fe_child_t *ch);
 
 /* fe_writenow.c: small responses written before the handler returns. */
 void fe_writenow_register(void);

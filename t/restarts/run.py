@@ -452,6 +452,170 @@ def scenario_corrupt_scoreboard(opts):
         decoy.wait()
 
 
+def cpu_list(text):
+    """'0-2,5' -> {0, 1, 2, 5}"""
+    cpus = set()
+    for part in text.strip().split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            cpus.update(range(int(a), int(b) + 1))
+        elif part:
+            cpus.add(int(part))
+    return frozenset(cpus)
+
+
+def task_masks(pid):
+    """The CPU mask of every thread of process pid: {tid: frozenset}."""
+    masks = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return masks
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        masks[int(tid)] = cpu_list(line.split(":", 1)[1])
+        except OSError:
+            pass
+    return masks
+
+
+def placement(srv, want_one, limit=8.0):
+    """Wait until every child's threads share one mask, each of one CPU
+    (want_one) or each the whole set; returns {pid: mask} or the last
+    view seen when that did not happen within limit seconds."""
+    allowed = frozenset(os.sched_getaffinity(0))
+    deadline = time.time() + limit
+    view = {}
+    while time.time() < deadline:
+        view = {}
+        for pid in srv.children():
+            masks = set(task_masks(pid).values())
+            view[pid] = masks.pop() if len(masks) == 1 else None
+        good = view and all(
+            m is not None and (len(m) == 1 if want_one else m == allowed)
+            for m in view.values())
+        if good:
+            return view, True
+        time.sleep(0.25)
+    return view, False
+
+
+H2_EXTRA = """LoadModule http2_module %s/mod_http2.so
+Protocols h2c http/1.1
+H2MinWorkers 4
+""" % MODDIR
+
+
+def scenario_cpu_placement(opts):
+    """FastEventCPUAffinity: with as many children as CPUs each child (all
+    its threads, mod_http2's workers included) runs on a CPU of its own,
+    across a graceful restart too; with fewer children than CPUs, or with
+    'off', every thread may use every CPU; a bad value is refused."""
+    if opts.name != "mpm_fastevent_module":
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    n = len(allowed)
+    if n < 2:
+        print("# skip: CPU placement needs 2 CPUs or more, this machine "
+              "has 1", flush=True)
+        return
+    sizing = """StartServers %d
+ServerLimit %d
+ThreadsPerChild 5
+MaxRequestWorkers %d
+MinSpareThreads 5
+MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n)
+    srv = Server(opts, sizing, H2_EXTRA)
+    srv.start()
+    view, ok = placement(srv, True)
+    cpus = sorted(min(m) for m in view.values() if m)
+    check("%d children on %d CPUs: every thread of a child on its own CPU"
+          % (n, n), ok and cpus == allowed and len(view) == n,
+          "masks %s" % {p: sorted(m) if m else "mixed"
+                        for p, m in view.items()})
+    body = srv.status()
+    check("server-status shows FastEventProcessesOnOneCPU: %d" % n,
+          ("FastEventProcessesOnOneCPU: %d\n" % n) in body,
+          str([l for l in body.splitlines() if "OneCPU" in l]))
+    check("each placement is logged (FE10190)",
+          srv.log().count("FE10190") >= n)
+    before = set(srv.children())
+    srv.send(signal.SIGUSR1)
+    deadline = time.time() + 10
+    while time.time() < deadline and set(srv.children()) & before:
+        time.sleep(0.2)
+    view, ok = placement(srv, True)
+    cpus = sorted(min(m) for m in view.values() if m)
+    check("after a graceful restart the new children are placed too",
+          ok and cpus == allowed and not set(view) & before,
+          "masks %s" % {p: sorted(m) if m else "mixed"
+                        for p, m in view.items()})
+    check("the server answers", get(srv.port, "/index.html")[0] == 200)
+    log_clean(srv, "CPU placement")
+    srv.stop()
+
+    # One child more than CPUs: n of them pinned, one on every CPU.
+    srv = Server(opts, """StartServers %d
+ServerLimit %d
+ThreadsPerChild 5
+MaxRequestWorkers %d
+MinSpareThreads 5
+MaxSpareThreads %d""" % (n + 1, n + 1, 5 * (n + 1), 5 * (n + 1)), H2_EXTRA)
+    srv.start()
+    deadline = time.time() + 8
+    while True:
+        view = {p: set(task_masks(p).values()) for p in srv.children()}
+        ones = sorted(min(m) for ms in view.values() if len(ms) == 1
+                      for m in ms if len(m) == 1)
+        free = [p for p, ms in view.items()
+                if ms == {frozenset(allowed)}]
+        if (len(view) == n + 1 and ones == allowed and len(free) == 1) \
+                or time.time() > deadline:
+            break
+        time.sleep(0.25)
+    check("%d children on %d CPUs: %d on a CPU each, the one left over on "
+          "every CPU" % (n + 1, n, n),
+          len(view) == n + 1 and ones == allowed and len(free) == 1,
+          "masks %s" % {p: [sorted(m) for m in ms]
+                        for p, ms in view.items()})
+    srv.stop()
+
+    # Fewer children than CPUs: nobody is pinned.
+    srv = Server(opts, """StartServers 1
+ServerLimit 1
+ThreadsPerChild 5
+MaxRequestWorkers 5
+MinSpareThreads 1
+MaxSpareThreads 5""", H2_EXTRA)
+    srv.start()
+    time.sleep(1.5)
+    view, ok = placement(srv, False, limit=3)
+    check("1 child on %d CPUs: it keeps every CPU" % n, ok and view,
+          "masks %s" % {p: sorted(m) if m else "mixed"
+                        for p, m in view.items()})
+    srv.stop()
+
+    srv = Server(opts, sizing, H2_EXTRA + "FastEventCPUAffinity off\n")
+    srv.start()
+    time.sleep(1.5)
+    view, ok = placement(srv, False, limit=3)
+    check("FastEventCPUAffinity off: %d children keep every CPU" % n,
+          ok and len(view) == n and "FE10190" not in srv.log(),
+          "masks %s" % {p: sorted(m) if m else "mixed"
+                        for p, m in view.items()})
+    srv.stop()
+
+    bad = Server(opts, sizing, "FastEventCPUAffinity sometimes\n")
+    r = subprocess.run([fe_httpd.HTTPD, "-t", "-f", bad.conf],
+                       capture_output=True, text=True)
+    check("FastEventCPUAffinity sometimes: refused, naming the choices",
+          r.returncode != 0 and "FastEventCPUAffinity takes auto or off, "
+          "not 'sometimes'" in r.stderr, r.stderr.strip()[-200:])
+
+
 SCENARIOS = [
     ("graceful_load", scenario_graceful_load),
     ("slot_storm", scenario_slot_storm),
@@ -460,6 +624,7 @@ SCENARIOS = [
     ("max_conns", scenario_max_conns),
     ("hard_restart", scenario_hard_restart),
     ("corrupt_scoreboard", scenario_corrupt_scoreboard),
+    ("cpu_placement", scenario_cpu_placement),
 ]
 
 

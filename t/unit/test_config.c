@@ -68,6 +68,7 @@ static void test_defaults(void)
     FE_ASSERT_EQ_INT(l.start_servers, 3);
     CU_ASSERT_DOUBLE_EQUAL(l.worker_factor, 2.0, 0.0);
     FE_ASSERT_EQ_INT(l.active_daemons_limit, 16);
+    FE_ASSERT_EQ_INT(l.cpu_affinity, 1);
 }
 
 /* The defaults and Debian's shipped values are consistent as they are. */
@@ -156,6 +157,41 @@ static void test_parse_int(void)
             assert_says(err, c->err);
             FE_ASSERT_EQ_INT(out, 12345);   /* untouched on error */
         }
+    }
+}
+
+/* --------------------------------------------------- fe_parse_affinity */
+
+static void test_parse_affinity(void)
+{
+    static const struct { const char *arg; int want; } ok[] = {
+        {"auto", 1}, {"AUTO", 1}, {"on", 1}, {"On", 1}, {"off", 0},
+        {"OFF", 0},
+    };
+    static const char *const bad[] = { "", "yes", "0", "1", "auto ",
+                                       "of", "offf", "cpu0" };
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int out = 42;
+
+        CU_ASSERT_PTR_NULL(fe_parse_affinity(ok[i].arg, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, ok[i].want);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int out = 42;
+        const char *err = fe_parse_affinity(bad[i], &out, fe_test_pool);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        assert_says(err, "FastEventCPUAffinity takes auto or off, not '");
+        assert_says(err, bad[i]);
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+    {
+        int out = 42;
+
+        CU_ASSERT_PTR_NOT_NULL(fe_parse_affinity(NULL, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, 42);
     }
 }
 
@@ -516,6 +552,7 @@ static const fe_test_case_t cases[] = {
     {"consistent configs report nothing", test_consistent_configs},
     {"fe_parse_int", test_parse_int},
     {"fe_parse_factor", test_parse_factor},
+    {"fe_parse_affinity", test_parse_affinity},
     {"clamp rules, tags and wording", test_clamp_rules},
     {"warnings are single lines", test_messages_single_line},
     {"restart freezes ServerLimit and ThreadLimit", test_restart_freeze_both},
