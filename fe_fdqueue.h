@@ -3,15 +3,17 @@
  * @brief The hand-off between the listener thread and the worker threads.
  *
  * A bounded FIFO of opaque items (connections) plus an unbounded intrusive
- * "urgent" lane (timer events) that poppers serve first.  Poppers block on
- * a condition variable; the queue counts how many are blocked, which is the
- * child's idle-worker figure.
+ * "urgent" lane (timer events) that poppers serve first.  A popper that
+ * finds nothing blocks on a semaphore of its own, and a push hands its
+ * entry straight to the most recently blocked popper (no shared condition
+ * variable, no second trip through the mutex); the queue counts how many
+ * are blocked, which is the child's idle-worker figure.
  *
  * Pure component: APR only, no httpd headers, no clock reads.  Thread-safe:
  * any thread may push, any thread may pop.
  *
  * Lifetime: fe_queue_create() registers a cleanup on the pool that destroys
- * the mutex and condvar; owners never destroy the queue by hand.  Call
+ * the mutex; owners never destroy the queue by hand.  Call
  * fe_queue_term() and join every popper before that pool goes away.
  */
 #ifndef FE_FDQUEUE_H
@@ -30,15 +32,16 @@ typedef struct fe_qnode {
 /**
  * Create a queue that holds at most @a capacity items (capacity >= 1).
  * @return APR_SUCCESS, APR_EINVAL for capacity 0, or the APR error of the
- *         mutex/condvar creation.
+ *         mutex creation.
  */
 apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
                              apr_pool_t *p);
 
 /**
- * Append @a item (must not be NULL).  Never blocks.  Signals the condvar
- * only when a popper is blocked.
- * @return APR_SUCCESS; APR_EAGAIN when the queue is full; APR_EOF after
+ * Append @a item (must not be NULL), or hand it to the most recently
+ * blocked popper if there is one (then it never enters the queue).  Never
+ * blocks.
+ * @return APR_SUCCESS; APR_EAGAIN when the queue is full and nobody waits; APR_EOF after
  *         fe_queue_term(); APR_EINVAL for a NULL item.  On failure the
  *         caller still owns @a item.
  */
@@ -60,8 +63,9 @@ apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node);
  *         nothing to take (an entry that arrives first wins: the popper
  *         takes it and returns APR_SUCCESS instead); APR_EOF once
  *         fe_queue_term() was called (even if entries remain: termination
- *         is immediate, the caller owns the clean-up of whatever was left).
- *         Spurious condvar wakeups are never reported.
+ *         is immediate, the caller owns the clean-up of whatever was left;
+ *         an entry handed to this popper before the termination is still
+ *         returned with APR_SUCCESS).  Spurious wakeups are never reported.
  */
 apr_status_t fe_queue_pop(fe_queue_t *q, void **item, fe_qnode_t **node);
 
@@ -76,8 +80,8 @@ apr_status_t fe_queue_trypop(fe_queue_t *q, void **item, fe_qnode_t **node);
 void fe_queue_interrupt_all(fe_queue_t *q);
 
 /**
- * Wake one blocked popper (the longest-blocked one not already
- * interrupted), if any; it returns APR_EINTR.  Not remembered either.
+ * Wake one blocked popper (the longest-blocked one), if any; it returns
+ * APR_EINTR.  Not remembered either.
  */
 void fe_queue_interrupt_one(fe_queue_t *q);
 

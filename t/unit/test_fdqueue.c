@@ -407,6 +407,55 @@ static void test_interrupt_one(void)
     FE_ASSERT_EQ_INT(fe_queue_idlers(q), 0);
 }
 
+/* A push goes straight to the most recently blocked popper; the older
+ * one keeps waiting, and an interrupt takes the longest-blocked. */
+static void test_handoff_lifo(void)
+{
+    fe_queue_t *q;
+    popper_t older, newer;
+    int i;
+
+    FE_ASSERT_EQ_INT(fe_queue_create(&q, 4, fe_test_pool), APR_SUCCESS);
+    popper_start(&older, q);
+    CU_ASSERT_TRUE(wait_idlers(q, 1));
+    popper_start(&newer, q);
+    CU_ASSERT_TRUE(wait_idlers(q, 2));
+    FE_ASSERT_EQ_INT(fe_queue_push(q, item_of(5)), APR_SUCCESS);
+    /* handed over: never in the queue, one idler less at once */
+    FE_ASSERT_EQ_INT(fe_queue_length(q), 0);
+    FE_ASSERT_EQ_INT(fe_queue_idlers(q), 1);
+    popper_join(&newer);
+    FE_ASSERT_EQ_INT(newer.rv, APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(newer.item, item_of(5));
+    for (i = 0; i < 50; i++) {
+        apr_sleep(apr_time_from_msec(1));
+    }
+    FE_ASSERT_EQ_INT(apr_atomic_read32(&older.done), 0);
+    fe_queue_interrupt_one(q);
+    popper_join(&older);
+    FE_ASSERT_EQ_INT(older.rv, APR_EINTR);
+    CU_ASSERT_PTR_NULL(older.item);
+    FE_ASSERT_EQ_INT(fe_queue_idlers(q), 0);
+}
+
+/* An entry handed over before fe_queue_term() stays the popper's: it is
+ * returned with APR_SUCCESS, never dropped. */
+static void test_handoff_then_term(void)
+{
+    fe_queue_t *q;
+    popper_t p;
+
+    FE_ASSERT_EQ_INT(fe_queue_create(&q, 4, fe_test_pool), APR_SUCCESS);
+    popper_start(&p, q);
+    CU_ASSERT_TRUE(wait_idlers(q, 1));
+    FE_ASSERT_EQ_INT(fe_queue_push(q, item_of(9)), APR_SUCCESS);
+    fe_queue_term(q);
+    popper_join(&p);
+    FE_ASSERT_EQ_INT(p.rv, APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(p.item, item_of(9));
+    FE_ASSERT_EQ_INT(fe_queue_length(q), 0);
+}
+
 /* ---------------------------------------- many producers, many consumers */
 
 enum {
@@ -594,6 +643,8 @@ int main(int argc, char **argv)
         {"interrupt_all wakes every blocked popper once",
          test_interrupt_all},
         {"interrupt_one wakes exactly one", test_interrupt_one},
+        {"a push goes to the newest blocked popper", test_handoff_lifo},
+        {"an entry handed over before term is kept", test_handoff_then_term},
         {"many producers, many consumers", test_many_producers_consumers},
         {"pool cleanup", test_pool_cleanup},
         {NULL, NULL}
