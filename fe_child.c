@@ -61,6 +61,10 @@ void fe_child_signal_stop(fe_child_t *ch, int graceful)
     if (!graceful && !ch->ungraceful) {
         ch->ungraceful = 1;
         ch->workers_may_exit = 1;
+        /* Pairs with the fence in fe_worker_thread() (busy_fd, then the
+         * flag): a worker handed a connection just now either sees the
+         * flag or has its descriptor seen below. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
         fe_queue_term(ch->queue);
         /* Make in-flight I/O fail now.  shutdown(), not close(): the
          * descriptor stays allocated, so it cannot be reused under the

@@ -35,6 +35,7 @@
 #include <apr_thread_mutex.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <semaphore.h>
 
 #include "fe_fdqueue.h"
@@ -114,7 +115,7 @@ static inline void queue_waiter_unlink(fe_queue_t *q, fe_queue_waiter_t *w)
 }
 
 /* Unlink the waiter @a w and give it @a rv and an entry; the caller
- * posts w->wake after unlocking (fe_queue_wake_list) -- never before,
+ * posts w->wake after unlocking (see queue_wake_list) -- never before,
  * since the popper may return and its stack go the moment it is posted. */
 static inline void queue_give(fe_queue_t *q, fe_queue_waiter_t *w,
                               apr_status_t rv, void *item, fe_qnode_t *node)
@@ -218,6 +219,16 @@ apr_status_t fe_queue_create(fe_queue_t **qp, unsigned int capacity,
         return APR_ENOMEM;
     }
     q->capacity = capacity;
+    {
+        /* Unnamed semaphores are a stub on some systems (macOS): find out
+         * here, not in the first pop. */
+        sem_t probe;
+
+        if (sem_init(&probe, 0, 0) != 0) {
+            return APR_ENOTIMPL;
+        }
+        sem_destroy(&probe);
+    }
 
     rv = apr_thread_mutex_create(&q->mutex, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv != APR_SUCCESS) {
@@ -328,8 +339,12 @@ apr_status_t fe_queue_pop(fe_queue_t *q, void **item, fe_qnode_t **node)
     apr_thread_mutex_unlock(q->mutex);
     /* Woken only by whoever unlinked the record and filled it in: a
      * signal's EINTR is not a wakeup. */
-    while (sem_wait(&w.wake) != 0 && errno == EINTR) {
-        continue;
+    while (sem_wait(&w.wake) != 0) {
+        if (errno != EINTR) {
+            /* Cannot happen with a valid semaphore; returning would leave
+             * our record linked on a stack frame about to be reused. */
+            abort();
+        }
     }
     sem_destroy(&w.wake);
     *item = w.item;

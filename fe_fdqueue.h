@@ -31,7 +31,8 @@ typedef struct fe_qnode {
 
 /**
  * Create a queue that holds at most @a capacity items (capacity >= 1).
- * @return APR_SUCCESS, APR_EINVAL for capacity 0, or the APR error of the
+ * @return APR_SUCCESS, APR_EINVAL for capacity 0, APR_ENOTIMPL where
+ *         unnamed POSIX semaphores do not work, or the APR error of the
  *         mutex creation.
  */
 apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
@@ -59,9 +60,9 @@ apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node);
  * Take the next entry, blocking while the queue is empty.  Exactly one of
  * *item / *node is set non-NULL on APR_SUCCESS (urgent nodes first); both
  * are set to NULL on any other return.
- * @return APR_SUCCESS; APR_EINTR when woken by fe_queue_interrupt_*() with
- *         nothing to take (an entry that arrives first wins: the popper
- *         takes it and returns APR_SUCCESS instead); APR_EOF once
+ * @return APR_SUCCESS; APR_EINTR when woken by fe_queue_interrupt_*()
+ *         (final: entries pushed afterwards go to other poppers or wait in
+ *         the queue); APR_EOF once
  *         fe_queue_term() was called (even if entries remain: termination
  *         is immediate, the caller owns the clean-up of whatever was left;
  *         an entry handed to this popper before the termination is still
@@ -85,7 +86,8 @@ void fe_queue_interrupt_all(fe_queue_t *q);
  */
 void fe_queue_interrupt_one(fe_queue_t *q);
 
-/** Terminate: every blocked and future pop returns APR_EOF. Idempotent. */
+/** Terminate: every popper still blocked (not yet handed an entry) and
+ *  every future pop returns APR_EOF. Idempotent. */
 void fe_queue_term(fe_queue_t *q);
 
 /**

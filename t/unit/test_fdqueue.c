@@ -456,6 +456,110 @@ static void test_handoff_then_term(void)
     FE_ASSERT_EQ_INT(fe_queue_length(q), 0);
 }
 
+/* Pushes racing interrupt_all and term: every item pushed successfully
+ * is either returned by exactly one pop or still in the queue at the
+ * end; none is lost or returned twice. */
+enum { RT_POPPERS = 4, RT_ITEMS = 20000 };
+
+typedef struct rt_popper {
+    fe_queue_t *q;
+    apr_thread_t *thread;
+    unsigned char *seen;        /* RT_ITEMS counters */
+    unsigned int taken, eintr;
+    apr_status_t bad;           /* an unexpected status, or SUCCESS */
+} rt_popper_t;
+
+static void *APR_THREAD_FUNC rt_pop(apr_thread_t *thd, void *data)
+{
+    rt_popper_t *p = data;
+    void *item;
+    fe_qnode_t *node;
+    apr_status_t rv;
+
+    p->bad = APR_SUCCESS;
+    while ((rv = fe_queue_pop(p->q, &item, &node)) != APR_EOF) {
+        if (rv == APR_EINTR) {
+            p->eintr++;
+            continue;
+        }
+        if (rv != APR_SUCCESS || item == NULL || node != NULL
+            || index_of(item) >= RT_ITEMS) {
+            p->bad = rv != APR_SUCCESS ? rv : APR_EGENERAL;
+            break;
+        }
+        if (p->seen[index_of(item)] < 255) {
+            p->seen[index_of(item)]++;
+        }
+        p->taken++;
+    }
+    (void)thd;
+    return NULL;
+}
+
+static void test_race_interrupt_term(void)
+{
+    fe_queue_t *q;
+    rt_popper_t p[RT_POPPERS];
+    unsigned char *pushed = apr_pcalloc(fe_test_pool, RT_ITEMS);
+    unsigned int i, j, npushed = 0, ntaken = 0, left, dup = 0, lost = 0;
+    void *item;
+    fe_qnode_t *node;
+
+    FE_ASSERT_EQ_INT(fe_queue_create(&q, 64, fe_test_pool), APR_SUCCESS);
+    for (i = 0; i < RT_POPPERS; i++) {
+        p[i].q = q;
+        p[i].seen = apr_pcalloc(fe_test_pool, RT_ITEMS);
+        p[i].taken = p[i].eintr = 0;
+        CU_ASSERT_EQUAL_FATAL(apr_thread_create(&p[i].thread, NULL, rt_pop,
+                                                &p[i], fe_test_pool),
+                              APR_SUCCESS);
+    }
+    for (i = 0; i < RT_ITEMS; i++) {
+        apr_status_t rv;
+
+        while ((rv = fe_queue_push(q, item_of(i))) == APR_EAGAIN) {
+            apr_thread_yield();              /* full: poppers catch up */
+        }
+        if (rv == APR_SUCCESS) {
+            pushed[i] = 1;
+            npushed++;
+        }
+        if (i % 97 == 0) {
+            fe_queue_interrupt_all(q);
+        }
+        if (i % 89 == 0) {
+            fe_queue_interrupt_one(q);
+        }
+        if (i == RT_ITEMS - 500) {
+            fe_queue_term(q);        /* the last pushes all fail */
+        }
+    }
+    for (i = 0; i < RT_POPPERS; i++) {
+        apr_status_t trv;
+
+        apr_thread_join(&trv, p[i].thread);
+        FE_ASSERT_EQ_INT(p[i].bad, APR_SUCCESS);
+        ntaken += p[i].taken;
+    }
+    left = fe_queue_length(q);
+    for (i = 0; i < RT_ITEMS; i++) {
+        unsigned int n = 0;
+
+        for (j = 0; j < RT_POPPERS; j++) {
+            n += p[j].seen[i];
+        }
+        dup += n > 1;
+        lost += pushed[i] && n == 0;
+        CU_ASSERT_FATAL(pushed[i] || n == 0);
+    }
+    FE_ASSERT_EQ_INT(dup, 0);
+    FE_ASSERT_EQ_INT(ntaken + left, npushed);
+    FE_ASSERT_EQ_INT(lost, left);     /* the only missing ones: queued */
+    FE_ASSERT_EQ_INT(npushed, RT_ITEMS - 500 + 1);
+    FE_ASSERT_EQ_INT(fe_queue_trypop(q, &item, &node), APR_EOF);
+    FE_ASSERT_EQ_INT(fe_queue_idlers(q), 0);
+}
+
 /* ---------------------------------------- many producers, many consumers */
 
 enum {
@@ -645,6 +749,8 @@ int main(int argc, char **argv)
         {"interrupt_one wakes exactly one", test_interrupt_one},
         {"a push goes to the newest blocked popper", test_handoff_lifo},
         {"an entry handed over before term is kept", test_handoff_then_term},
+        {"pushes racing interrupts and term lose nothing",
+         test_race_interrupt_term},
         {"many producers, many consumers", test_many_producers_consumers},
         {"pool cleanup", test_pool_cleanup},
         {NULL, NULL}
