@@ -774,23 +774,22 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
         if (rv != APR_SUCCESS) {
             continue;
         }
-        if (node != NULL) {
-            if (ch->workers_may_exit) {
-                break;                    /* ungraceful stop: not run */
-            }
-            fe_sb_worker(ch->slot, w.tid, SERVER_BUSY_WRITE);
-            fe_timer_run(ch, node);
-            continue;
+        if (node == NULL) {
+            ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);
         }
-        ch->busy_fd[w.tid] = fe_sock_fd(((fe_conn_t *)item)->sock);
         /* Pairs with the fence in fe_child_signal_stop(): either the stop
          * sees this descriptor and shuts it down, or we see the stop.  (An
          * entry handed over just before fe_queue_term() reaches us here.)
-         * The process is exiting: the connection is dropped, not run. */
+         * The process is exiting: the entry is dropped, not run. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (ch->workers_may_exit) {
             ch->busy_fd[w.tid] = -1;
             break;
+        }
+        if (node != NULL) {
+            fe_sb_worker(ch->slot, w.tid, SERVER_BUSY_WRITE);
+            fe_timer_run(ch, node);
+            continue;
         }
         ch->busy_since[w.tid] = apr_time_now();
         if (((fe_conn_t *)item)->ready_at) {

@@ -83,9 +83,6 @@ static inline void queue_waiter_link(fe_queue_t *q, fe_queue_waiter_t *w)
 {
     w->next = NULL;
     w->prev = q->waiters_tail;
-    w->rv = APR_EAGAIN;
-    w->item = NULL;
-    w->node = NULL;
     if (q->waiters_tail != NULL) {
         q->waiters_tail->next = w;
     }
@@ -189,8 +186,8 @@ static apr_status_t queue_cleanup(void *data)
 {
     fe_queue_t *q = data;
 
-    /* The destroy calls also unregister APR's own cleanups for these
-     * object (apr_pool_cleanup_run), so nothing is destroyed twice. */
+    /* The destroy call also unregisters APR's own cleanup for the mutex
+     * (apr_pool_cleanup_run), so nothing is destroyed twice. */
     if (q->mutex != NULL) {
         apr_thread_mutex_destroy(q->mutex);
         q->mutex = NULL;
@@ -285,16 +282,15 @@ apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node)
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    node->next = NULL;
     if (q->terminated) {
         rv = APR_EOF;
     }
     else if (q->waiters_tail != NULL) {
-        node->next = NULL;
         w = q->waiters_tail;
         queue_give(q, w, APR_SUCCESS, NULL, node);
     }
     else {
-        node->next = NULL;
         if (q->urgent_tail != NULL) {
             q->urgent_tail->next = node;
         }

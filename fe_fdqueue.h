@@ -42,8 +42,9 @@ apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
  * Append @a item (must not be NULL), or hand it to the most recently
  * blocked popper if there is one (then it never enters the queue).  Never
  * blocks.
- * @return APR_SUCCESS; APR_EAGAIN when the queue is full and nobody waits; APR_EOF after
- *         fe_queue_term(); APR_EINVAL for a NULL item.  On failure the
+ * @return APR_SUCCESS; APR_EAGAIN when the queue is full and nobody
+ *         waits; APR_EOF after fe_queue_term(); APR_EINVAL for a NULL
+ *         item.  On failure the
  *         caller still owns @a item.
  */
 apr_status_t fe_queue_push(fe_queue_t *q, void *item);

@@ -317,13 +317,15 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
 static void fe_print_row(request_rec *r, const char *name, const char *cpu,
                          const fe_totals_t *t)
 {
-    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%"
-               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
-               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
-               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td><td>%"
-               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
-               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT " / %"
-               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n",
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td>"
+               "<td>%" APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT "</td></tr>\n",
                name, cpu, t->accepts, t->rate,
                t->pauses, t->queue, t->stuck,
                fe_hist_percentile(t->handoff, 50),
@@ -343,11 +345,13 @@ static int fe_status_hook(request_rec *r, int flags)
     memset(&total, 0, sizeof total);
     if (html) {
         ap_rputs("<hr /><h2>mpm_fastevent</h2>\n<table border=\"1\"><tr>"
-                 "<th>PID</th><th>on CPU</th><th>accepted</th><th>accepts/s</th>"
-                 "<th>accept pauses</th><th>queue</th><th>stuck workers"
-                 "</th><th>hand-off p50 / p99 (&micro;s)</th><th>timeouts "
-                 "keep-alive / I/O / linger</th><th>keep-alive holds hit / "
-                 "missed / preempted</th></tr>\n", r);
+                 "<th>PID</th><th>on CPU</th><th>accepted</th>"
+                 "<th>accepts/s</th><th>accept pauses</th><th>queue</th>"
+                 "<th>stuck workers</th>"
+                 "<th>hand-off p50 / p99 (&micro;s)</th>"
+                 "<th>timeouts keep-alive / I/O / linger</th>"
+                 "<th>keep-alive holds hit / missed / preempted</th></tr>\n",
+                 r);
     }
     for (i = 0; i < seg->n && i < fe_g.lim.server_limit; i++) {
         const fe_metrics_t *m = &seg->slots[i];
