@@ -65,7 +65,7 @@ void fe_child_signal_stop(fe_child_t *ch, int graceful)
          * flag): a worker handed a connection just now either sees the
          * flag or has its descriptor seen below. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        fe_queue_term(ch->queue);
+        fe_work_term(ch);
         /* Make in-flight I/O fail now.  shutdown(), not close(): the
          * descriptor stays allocated, so it cannot be reused under the
          * worker's feet. */

@@ -43,14 +43,6 @@ APLOG_USE_MODULE(mpm_fastevent);
 /* Read this much per call while draining a lingering connection. */
 #define FE_LINGER_BUF 4096
 
-static int fe_sock_fd(apr_socket_t *sock)
-{
-    apr_os_sock_t fd = -1;
-
-    apr_os_sock_get(&fd, sock);
-    return fd;
-}
-
 typedef struct fe_worker {
     fe_child_t *ch;
     apr_thread_t *thd;
@@ -146,6 +138,7 @@ static apr_status_t fe_conn_cleanup(void *data)
     fe_conn_t *cs = data;
     fe_child_t *ch = cs->child;
 
+    fe_ka_release(ch, cs);
     if (cs->lingering) {
         apr_atomic_dec32(&ch->lingering);
     }
@@ -153,6 +146,7 @@ static apr_status_t fe_conn_cleanup(void *data)
         apr_atomic_dec32(&ch->suspended);
     }
     apr_atomic_dec32(&ch->conns);
+    fe_sb_publish_conns(ch);
     if (ch->listeners_disabled || ch->listener_may_exit) {
         fe_listener_wakeup(ch);   /* room to accept, or the last one */
     }
@@ -227,7 +221,18 @@ static int fe_park(fe_conn_t *cs, int state, int sense, int resume,
     q = fe_queue_for(ch, cs, state);
     fe_tq_append(q, &cs->tq, stamp);
     cs->in_pollset = 1;
-    rv = apr_pollset_add(ch->pollset, &cs->pfd);
+    /* Idle keep-alive connections go to the set idle workers watch
+     * (fe_kapoll.c).  Other waits stay with the listener: they are
+     * rarer, and measured no faster there (HTTP/2's ASYNC_WAITIO). */
+    if (state == CONN_STATE_KEEPALIVE && ch->ka_ep >= 0
+        && fe_ka_arm(ch, cs) == 0) {
+        cs->ka_parked = 1;       /* workers may take it from here on */
+        fe_sb_publish_keepalive(ch);
+        rv = APR_SUCCESS;
+    }
+    else {
+        rv = apr_pollset_add(ch->pollset, &cs->pfd);
+    }
     if (rv != APR_SUCCESS) {
         fe_tq_remove(&cs->tq);
         cs->in_pollset = 0;
@@ -331,7 +336,7 @@ void fe_hold_check(fe_child_t *ch)
     if (holders == 0 || ch->hold_stop) {
         return;
     }
-    n = fe_hold_recall(holders, fe_queue_idlers(ch->queue),
+    n = fe_hold_recall(holders, fe_work_idlers(ch),
                        fe_queue_waiting(ch->queue),
                        apr_atomic_read32(&ch->hold_calls));
     if (n > 0) {
@@ -380,7 +385,7 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
 {
     fe_child_t *ch = cs->child;
     fe_hold_facts_t f;
-    struct pollfd pfd[2];
+    struct pollfd pfd[3];
     apr_interval_time_t wait = cs->ka_timeout;
     apr_time_t until;
     unsigned int lingering;
@@ -395,7 +400,7 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
      * the other -- no entry is left waiting for a holder nobody calls. */
     apr_atomic_inc32(&ch->holders);
     f.threads = ch->nstarted;
-    f.idle = fe_queue_idlers(ch->queue);
+    f.idle = fe_work_idlers(ch);
     f.waiting = fe_queue_waiting(ch->queue);
     f.conns = apr_atomic_read32(&ch->conns);
     lingering = apr_atomic_read32(&ch->lingering);
@@ -413,6 +418,10 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     pfd[0].events = POLLIN;
     pfd[1].fd = ch->hold_pipe[0];
     pfd[1].events = POLLIN;
+    /* A connection ready in ka_ep while no worker waits there: this
+     * holder is the one idle worker left, so it goes. */
+    pfd[2].fd = ch->ka_ep >= 0 ? ch->ka_ep : -1;
+    pfd[2].events = POLLIN;
     ch->busy_since[cs->tid] = 0;
     for (;;) {
         apr_time_t now = apr_time_now();
@@ -421,10 +430,17 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
         if (now >= until) {
             break;
         }
-        n = poll(pfd, 2, (int)((until - now + 999) / 1000));
+        n = poll(pfd, 3, (int)((until - now + 999) / 1000));
         if (n > 0 && pfd[0].revents != 0) {
             hit = 1;
             break;
+        }
+        if (n > 0 && pfd[2].revents != 0) {
+            if (apr_atomic_read32(&ch->ka_waiters) == 0) {
+                fe_metrics_hold(ch->metrics, FE_HOLD_PREEMPT);
+                break;
+            }
+            pfd[2].fd = -1;      /* a waiter takes it: not our business */
         }
         if (n > 0 && pfd[1].revents != 0 && fe_hold_called(ch)) {
             break;
@@ -572,6 +588,7 @@ static int fe_linger_start(fe_conn_t *cs)
     if (!cs->lingering) {
         cs->lingering = 1;
         apr_atomic_inc32(&ch->lingering);
+        fe_sb_publish_conns(ch);
     }
     /* The flush in ap_start_lingering_close() may block: briefly. */
     apr_socket_timeout_set(cs->sock,
@@ -767,7 +784,7 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
         }
         fe_sb_worker(ch->slot, w.tid,
                      ch->dying ? SERVER_GRACEFUL : SERVER_READY);
-        rv = fe_queue_pop(ch->queue, &item, &node);
+        rv = fe_work_next(ch, &item, &node);
         if (rv == APR_EOF) {
             break;
         }
@@ -883,6 +900,9 @@ int fe_pre_connection(conn_rec *c, void *csd)
         *cs = *mcs;
         memset(&cs->tq, 0, sizeof cs->tq);
         cs->in_pollset = 0;
+        cs->ka_parked = 0;
+        cs->ka_reg = 0;
+        cs->ka_slot = 0;
         cs->lingering = 0;
         cs->async_suspended = 0;
         cs->suspended = 0;

@@ -169,6 +169,7 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     apr_status_t rv;
 
     ch->hold_pipe[0] = ch->hold_pipe[1] = -1;
+    ch->ka_ep = ch->ka_kick = ch->ka_all = -1;
     rv = fe_create_runtime_pool(ch);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10132)
@@ -217,6 +218,11 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     rv = fe_create_pollset(ch, ch->hard_cap + ch->fresh_cap + 64);
     if (rv == APR_SUCCESS) {
         rv = fe_setup_listen_pfds(ch);
+    }
+    if (rv == APR_SUCCESS) {
+        /* Optional: without it the pollset serves.  A slot per connection
+         * the child can hold (see the queue's capacity). */
+        fe_ka_setup(ch, ch->hard_cap + ch->fresh_cap + 16);
     }
     return rv;
 }
@@ -388,7 +394,7 @@ static int fe_may_accept(fe_child_t *ch)
         return 0;     /* no worker free soon (or none started yet) */
     }
     if (stuck > 0
-        && fe_queue_length(ch->queue) >= fe_queue_idlers(ch->queue) + 1) {
+        && fe_queue_length(ch->queue) >= fe_work_idlers(ch) + 1) {
         return 0;     /* work already waits here without a worker */
     }
     /* New connections without a whole request head hold no worker: they
@@ -520,6 +526,7 @@ static void fe_close_listeners(fe_child_t *ch)
     fe_sb_set_quiescing(ch);
     fe_sb_all_workers(ch, SERVER_GRACEFUL);
     fe_hold_stop_all(ch);
+    fe_ka_listener_takes_over(ch);
     fe_queue_interrupt_all(ch->queue);
 }
 
@@ -672,7 +679,10 @@ static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
 
 /* Pre-condition: tq_mutex held and cs parked.  Post: cs in neither the
  * pollset nor a timeout queue; the caller pushes it to a worker. */
-static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
+/* Pre-condition: tq_mutex held, cs parked and its wait already taken out
+ * of the pollset or ka_ep (a worker's claim: the one-shot did it).  The
+ * bookkeeping of leaving the timeout queue. */
+void fe_unpark_claimed_locked(fe_child_t *ch, fe_conn_t *cs)
 {
     if (cs->tq.q == &ch->fresh_q) {
         ch->fresh_count--;
@@ -684,14 +694,40 @@ static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
     else if (cs->pub.state == CONN_STATE_ASYNC_WAITIO) {
         ch->waitio_count--;
     }
-    apr_pollset_remove(ch->pollset, &cs->pfd);   /* NOTFOUND is fine */
+    cs->ka_parked = 0;
     cs->in_pollset = 0;
+}
+
+static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
+{
+    if (cs->ka_parked) {
+        fe_ka_disarm(ch, cs);
+    }
+    else {
+        apr_pollset_remove(ch->pollset, &cs->pfd);   /* NOTFOUND is fine */
+    }
+    fe_unpark_claimed_locked(ch, cs);
+}
+
+/* Hand out the ready connections of ka_ep: in a stopping child, whose
+ * workers wait in the queue (fe_kapoll.c), and before timeouts expire. */
+static void fe_ka_dispatch(fe_child_t *ch)
+{
+    fe_conn_t *batch[FE_KA_BATCH];
+    int n, i;
+
+    do {
+        n = fe_ka_harvest(ch, batch, FE_KA_BATCH);
+        for (i = 0; i < n; i++) {
+            fe_to_worker(ch, batch[i]);
+        }
+    } while (n == FE_KA_BATCH);
 }
 
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs)
 {
     cs->ready_at = ch->loop_now;
-    if (fe_queue_push(ch->queue, cs) != APR_SUCCESS) {
+    if (fe_work_push(ch, cs) != APR_SUCCESS) {
         /* Only after fe_queue_term(): the child is exiting now. */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10137)
                      "dropping a ready connection: the child is exiting");
@@ -756,8 +792,22 @@ static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
 
 /* ------------------------------------------------------------ timeouts */
 
+/* A due connection parked in ka_ep whose request came in time but that
+ * no worker has claimed yet (every worker busy, or one holds its event
+ * and waits for tq_mutex): 1 when it has input waiting.  Only looked at
+ * when a timeout expires. */
+static int fe_ready_unclaimed(fe_conn_t *cs)
+{
+    int fd = fe_sock_fd(cs->sock);
+    char c;
+
+    return cs->ka_parked && (cs->pfd.reqevents & APR_POLLIN) && fd >= 0
+           && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 /* Pre-condition: tq_mutex held.  Moves due entries of q onto *kill with
- * the given kill order. */
+ * the given kill order (none for fe_ready_unclaimed() ones, which are
+ * run in their resume state). */
 static unsigned int fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now,
                                 int all, int order, fe_conn_t **kill)
 {
@@ -767,9 +817,16 @@ static unsigned int fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now,
     while (n != NULL) {
         fe_tq_node_t *next = n->next;
         fe_conn_t *cs = (fe_conn_t *)((char *)n - offsetof(fe_conn_t, tq));
+        int ready = fe_ready_unclaimed(cs);      /* before the disarm */
 
         fe_unpark_locked(ch, cs);
-        cs->kill = order;
+        if (ready) {
+            cs->pub.state = cs->resume_state;   /* served, not killed */
+            count--;
+        }
+        else {
+            cs->kill = order;
+        }
         cs->tq.next = (fe_tq_node_t *)*kill;   /* reuse the link */
         *kill = cs;
         n = next;
@@ -840,6 +897,11 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
     unsigned int ka = 0, io = 0, linger = 0;
     int i;
 
+    /* Ready connections of ka_ep that no worker took yet go to the queue
+     * first, so that no timeout below kills one whose request is in. */
+    if (ch->ka_ep >= 0 && !ch->ka_listener) {
+        fe_ka_dispatch(ch);
+    }
     apr_thread_mutex_lock(ch->tq_mutex);
     if (ch->dying) {
         ch->linger_q.timeout = ch->short_linger_q.timeout;
@@ -895,6 +957,41 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
 #define FE_TRIM_BATCH    64
 #define FE_TRIM_PER_PASS 256
 
+/* Put trimmed keep-alive connections back in the keep-alive poll set (a
+ * request that came meanwhile is reported at once); one that cannot be
+ * armed again waits in the pollset, or, failing that, is closed.  They
+ * were parked all along, and parked connections only leave through the
+ * listener: they still are. */
+static void fe_ka_rearm(fe_child_t *ch, fe_conn_t **batch, int n)
+{
+    fe_conn_t *lost[FE_TRIM_BATCH];
+    apr_status_t rv = APR_SUCCESS;
+    int i, nlost = 0;
+
+    apr_thread_mutex_lock(ch->tq_mutex);
+    for (i = 0; i < n; i++) {
+        fe_conn_t *cs = batch[i];
+
+        if (!cs->ka_parked || fe_ka_arm(ch, cs) == 0) {
+            continue;
+        }
+        cs->ka_parked = 0;
+        rv = apr_pollset_add(ch->pollset, &cs->pfd);
+        if (rv != APR_SUCCESS) {
+            fe_unpark_locked(ch, cs);
+            lost[nlost++] = cs;
+        }
+    }
+    apr_thread_mutex_unlock(ch->tq_mutex);
+    for (i = 0; i < nlost; i++) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->s,
+                     FELOGNO(10202) "could not watch an idle keep-alive "
+                     "connection again: closing it (%u open)",
+                     apr_atomic_read32(&ch->conns));
+        fe_conn_close(lost[i]);
+    }
+}
+
 static void fe_trim_idle(fe_child_t *ch, apr_time_t now)
 {
     fe_conn_t *batch[FE_TRIM_BATCH];
@@ -925,6 +1022,13 @@ static void fe_trim_idle(fe_child_t *ch, apr_time_t now)
                 }
             }
         }
+        /* Out of the keep-alive poll set meanwhile, so that no worker
+         * takes one while its memory is trimmed. */
+        for (i = 0; i < n; i++) {
+            if (batch[i]->ka_parked) {
+                fe_ka_disarm(ch, batch[i]);
+            }
+        }
         apr_thread_mutex_unlock(ch->tq_mutex);
         for (i = 0; i < n; i++) {
             fe_conn_t *cs = batch[i];
@@ -938,6 +1042,7 @@ static void fe_trim_idle(fe_child_t *ch, apr_time_t now)
                 trimmed++;
             }
         }
+        fe_ka_rearm(ch, batch, n);
         total += n;
     } while (n == FE_TRIM_BATCH && total < FE_TRIM_PER_PASS);
     fe_metrics_idle_trim(ch->metrics, trimmed, bytes);
@@ -1008,8 +1113,13 @@ static void fe_handle_events(fe_child_t *ch, const apr_pollfd_t *out,
     apr_int32_t i;
 
     for (i = 0; i < n; i++) {
-        ap_listen_rec *lr = fe_listener_of(ch, out[i].client_data);
+        ap_listen_rec *lr;
 
+        if (out[i].client_data == &ch->ka_pfd) {
+            fe_ka_dispatch(ch);
+            continue;
+        }
+        lr = fe_listener_of(ch, out[i].client_data);
         if (lr != NULL) {
             fe_on_listener_ready(ch, lr);
         }
@@ -1076,7 +1186,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
         fe_cpu_tick(ch, now);
     }
     fe_sb_publish(ch, 0);
-    fe_queue_term(ch->queue);
+    fe_work_term(ch);
     ch->listener_done = 1;
     return NULL;
 }

@@ -56,8 +56,40 @@ static process_score *fe_sb_own_row(fe_child_t *ch)
     return ps->pid == ch->pid ? ps : NULL;
 }
 
+/* The connection counters kept in atomics; any thread, whenever one
+ * changes.  Workers take idle keep-alive connections without the
+ * listener (fe_kapoll.c), so its passes alone would leave the row stale
+ * for seconds -- and siblings balance accepts on it (fe_sibling_room),
+ * the parent spawns on it, mod_status prints it. */
+void fe_sb_publish_conns(fe_child_t *ch)
+{
+    process_score *ps = fe_sb_own_row(ch);
+
+    if (ps != NULL) {
+        ps->connections = apr_atomic_read32(&ch->conns);
+        ps->lingering_close = apr_atomic_read32(&ch->lingering);
+        ps->suspended = apr_atomic_read32(&ch->suspended);
+    }
+}
+
+/* Pre-condition: tq_mutex held.  The keep-alive count, after a worker
+ * parked or took an idle keep-alive connection. */
+void fe_sb_publish_keepalive(fe_child_t *ch)
+{
+    process_score *ps = fe_sb_own_row(ch);
+    unsigned int n = 0;
+    int i;
+
+    if (ps != NULL) {
+        for (i = 0; i < ch->ka_qs.n; i++) {
+            n += ch->ka_qs.qs[i].count;
+        }
+        ps->keep_alive = n;
+    }
+}
+
 /* The counters mod_status prints in its "Async connections" table and as
- * ConnsAsync* in ?auto.  Written only by the listener. */
+ * ConnsAsync* in ?auto, on every pass of the listener. */
 void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
 {
     process_score *ps = fe_sb_own_row(ch);

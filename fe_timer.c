@@ -96,7 +96,7 @@ void fe_timers_dispatch(fe_child_t *ch, apr_time_t now)
 
     apr_thread_mutex_lock(ch->timer_mutex);
     while ((te = fe_timerq_pop_due(&ch->timers, now)) != NULL) {
-        fe_queue_push_urgent(ch->queue, &te->qnode);
+        fe_work_push_urgent(ch, &te->qnode);
         pushed = 1;
     }
     apr_thread_mutex_unlock(ch->timer_mutex);
@@ -150,7 +150,7 @@ static void fe_resume_completed(fe_child_t *ch)
         if (cs->pub.state != CONN_STATE_WRITE_COMPLETION) {
             cs->pub.state = CONN_STATE_LINGER;
         }
-        if (fe_queue_push(ch->queue, cs) != APR_SUCCESS) {
+        if (fe_work_push(ch, cs) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10151)
                          "child exiting: a resumed connection is dropped");
         }

@@ -42,6 +42,7 @@
 #include "ap_mpm.h"
 
 #include <apr_poll.h>
+#include <apr_portable.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
@@ -49,6 +50,7 @@
 #include "fe_fdqueue.h"
 #include "fe_tq.h"
 #include "fe_timerq.h"
+#include "fe_kaslot.h"
 
 /** Our log tags: FE + five digits, registry in docs/log-tags.md. */
 #define FELOGNO(n) "FE" #n ": "
@@ -133,7 +135,10 @@ typedef struct fe_conn {
     int kill;                     /**< listener asks: close (linger short) */
     char *head;                   /**< bytes the listener read (fresh) */
     apr_size_t head_len, head_cap;
-    unsigned int in_pollset:1;
+    unsigned int in_pollset:1;    /**< parked: pollset or ka_ep (tq_mutex) */
+    unsigned char ka_parked;      /**< parked armed in ka_ep (tq_mutex) */
+    unsigned char ka_reg;         /**< registered in ka_ep (tq_mutex) */
+    apr_uint32_t ka_slot;         /**< fe_kaslot.h id, 0: none */
     unsigned int suspended:1;     /**< suspend hooks ran, sbh cleared */
     unsigned int lingering:1;     /**< counted in child->lingering */
     unsigned int fresh:1;         /**< accepted, not yet set up */
@@ -246,6 +251,18 @@ typedef struct fe_child {
     volatile apr_uint32_t hold_stop;  /**< stopping: no more holds */
     volatile apr_uint32_t hold_calls; /**< call-back bytes not yet taken */
 
+    /* Keep-alive poll set (fe_kapoll.c): idle keep-alive connections,
+     * armed one-shot, and the idle workers waiting on them.  ka_ep is -1
+     * without epoll.  Slots and arming: tq_mutex. */
+    int ka_ep;
+    int ka_kick;                      /**< eventfd: the queue has work */
+    int ka_all;                       /**< eventfd: stop waiting here */
+    apr_pollfd_t ka_pfd;              /**< ka_ep, for the listener */
+    fe_kaslots_t ka_slots;            /**< names in ka_ep (fe_kaslot.h) */
+    volatile apr_uint32_t ka_waiters; /**< workers in epoll_wait on ka_ep */
+    volatile int ka_listener;         /**< stopping: the listener watches
+                                           ka_ep, workers the queue */
+
     struct fe_cpu *cpu;               /**< CPU placement (fe_cpu.c); NULL:
                                            off, one CPU, or failed */
 } fe_child_t;
@@ -270,6 +287,30 @@ extern fe_child_t *fe_this_child;
 void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data);
 apr_status_t fe_listener_setup(fe_child_t *ch);
 void fe_listener_wakeup(fe_child_t *ch);
+void fe_unpark_claimed_locked(fe_child_t *ch, fe_conn_t *cs);
+
+/* fe_kapoll.c */
+#define FE_KA_BATCH 64
+apr_status_t fe_ka_setup(fe_child_t *ch, unsigned int nslots);
+int fe_ka_arm(fe_child_t *ch, fe_conn_t *cs);
+void fe_ka_disarm(fe_child_t *ch, fe_conn_t *cs);
+void fe_ka_release(fe_child_t *ch, fe_conn_t *cs);
+int fe_ka_harvest(fe_child_t *ch, fe_conn_t **out, int max);
+void fe_ka_listener_takes_over(fe_child_t *ch);
+apr_status_t fe_work_push(fe_child_t *ch, void *item);
+apr_status_t fe_work_push_urgent(fe_child_t *ch, fe_qnode_t *node);
+unsigned int fe_work_idlers(fe_child_t *ch);
+void fe_work_term(fe_child_t *ch);
+apr_status_t fe_work_next(fe_child_t *ch, void **item, fe_qnode_t **node);
+
+/** The descriptor of a socket, -1 if it has none. */
+static inline int fe_sock_fd(apr_socket_t *sock)
+{
+    apr_os_sock_t fd = -1;
+
+    apr_os_sock_get(&fd, sock);
+    return fd;
+}
 
 /* fe_conn.c */
 void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data);
@@ -348,6 +389,8 @@ void fe_sb_worker(int slot, int thread, int status);
 void fe_sb_worker_start(int slot, int thread);
 void fe_sb_all_workers(fe_child_t *ch, int status);
 void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive);
+void fe_sb_publish_conns(fe_child_t *ch);
+void fe_sb_publish_keepalive(fe_child_t *ch);
 void fe_sb_set_accepting(fe_child_t *ch, int accepting);
 void fe_sb_set_quiescing(fe_child_t *ch);
 int fe_sb_row_free(int slot, int thread);
