@@ -105,6 +105,16 @@ int fe_accept_allowed(const fe_accept_facts_t *f)
     return active < limit;
 }
 
+int fe_accept_overflow(const fe_accept_facts_t *f, unsigned int idle,
+                       int backlog_stuck)
+{
+    unsigned long twice = 2ul * fe_accept_limit(f->threads, f->factor);
+
+    return backlog_stuck && f->threads > 0
+           && idle >= (f->threads + 1) / 2
+           && f->conns < twice && f->conns < f->hard_cap;
+}
+
 unsigned int fe_child_conn_cap(unsigned int threads, double factor)
 {
     unsigned long cap = 2ul * fe_accept_limit(threads, factor) + threads + 16;

@@ -46,6 +46,8 @@ APLOG_USE_MODULE(mpm_fastevent);
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs);
 static void fe_to_worker(fe_child_t *ch, fe_conn_t *cs);
 static void fe_trim_idle(fe_child_t *ch, apr_time_t now);
+static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
+                                  apr_time_t now);
 
 static void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
 {
@@ -412,7 +414,16 @@ static int fe_may_accept(fe_child_t *ch)
     f.factor = fe_g.lim.worker_factor;
     f.hard_cap = ch->hard_cap;
     f.disabled = ch->listeners_disabled;
-    return fe_accept_allowed(&f);
+    if (fe_accept_allowed(&f)) {
+        ch->overflow_since = 0;
+        return 1;
+    }
+    /* At the limit: still take what waits in the backlog when every
+     * process is full and this one's workers are mostly idle (idle
+     * keep-alive connections cost a descriptor, not a worker). */
+    return fe_accept_overflow(&f, fe_work_idlers(ch),
+                              fe_backlog_stuck_since(ch, &ch->overflow_since,
+                                                     apr_time_now()));
 }
 
 /* Sibling rows are read at most this often. */
@@ -453,7 +464,8 @@ static unsigned int fe_sibling_room(fe_child_t *ch)
  * pollset meanwhile). */
 #define FE_BACKLOG_STUCK apr_time_from_msec(100)
 
-static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
+static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
+                                  apr_time_t now)
 {
     struct pollfd pfd[8];
     int i, n = ch->nlisten < 8 ? ch->nlisten : 8;
@@ -467,14 +479,19 @@ static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
         pfd[i].revents = 0;
     }
     if (n == 0 || poll(pfd, (nfds_t)n, 0) <= 0) {
-        ch->backlog_since = 0;
+        *since = 0;
         return 0;
     }
-    if (ch->backlog_since == 0) {
-        ch->backlog_since = now;
+    if (*since == 0) {
+        *since = now;
         return 0;
     }
-    return now - ch->backlog_since >= FE_BACKLOG_STUCK;
+    return now - *since >= FE_BACKLOG_STUCK;
+}
+
+static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
+{
+    return fe_backlog_stuck_since(ch, &ch->backlog_since, now);
 }
 
 /* 1 when this child leaves new connections to a sibling now (a quiet

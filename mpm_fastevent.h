@@ -185,6 +185,8 @@ typedef struct fe_child {
     apr_time_t sibling_at;        /**< listener: when it was read */
     apr_time_t backlog_since;     /**< listener: deferring with a
                                        connection waiting since */
+    apr_time_t overflow_since;    /**< listener: at the accept limit with
+                                       a connection waiting since */
     apr_time_t defer_off_until;   /**< listener: no deferral before */
 
     /* Timeout queues and their pollset entries: guarded by tq_mutex. */

@@ -980,6 +980,37 @@ static void test_accept_defer(void)
     }
 }
 
+/* Overflow: only with a stuck backlog, half the workers idle, under twice
+ * the limit and the hard cap. */
+static void test_accept_overflow(void)
+{
+    fe_accept_facts_t f = { 0 };
+    unsigned int conns;
+
+    f.threads = 25;
+    f.factor = 2.0;                     /* limit 75, twice 150 */
+    f.hard_cap = 191;
+    f.conns = 80;
+    f.disabled = 1;
+    CU_ASSERT_FALSE(fe_accept_allowed(&f));
+    CU_ASSERT_TRUE(fe_accept_overflow(&f, 25, 1));
+    CU_ASSERT_TRUE(fe_accept_overflow(&f, 13, 1));
+    CU_ASSERT_FALSE(fe_accept_overflow(&f, 12, 1));     /* busy workers */
+    CU_ASSERT_FALSE(fe_accept_overflow(&f, 25, 0));     /* no backlog */
+    for (conns = 0; conns < 400; conns++) {
+        f.conns = conns;
+        FE_ASSERT_EQ_INT(fe_accept_overflow(&f, 25, 1), conns < 150);
+    }
+    f.hard_cap = 100;                   /* the hard cap wins if lower */
+    f.conns = 99;
+    CU_ASSERT_TRUE(fe_accept_overflow(&f, 25, 1));
+    f.conns = 100;
+    CU_ASSERT_FALSE(fe_accept_overflow(&f, 25, 1));
+    f.threads = 0;
+    f.conns = 0;
+    CU_ASSERT_FALSE(fe_accept_overflow(&f, 25, 1));
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -997,6 +1028,7 @@ static const fe_test_case_t cases[] = {
     {"conn cap and open files", test_conn_cap_and_nofile},
     {"client done: table", test_client_done},
     {"accept defer: table and sweep", test_accept_defer},
+    {"accept overflow: stuck backlog, idle workers", test_accept_overflow},
     {"write now: hold and fit rules", test_write_now},
     {"hold: reserve", test_hold_reserve},
     {"hold: allowed table", test_hold_allowed_cases},
