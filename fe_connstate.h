@@ -113,8 +113,8 @@ int fe_accept_allowed(const fe_accept_facts_t *f);
 /**
  * 1 when a child paused by fe_accept_allowed() should take one more
  * connection anyway: connections have waited in the kernel's backlog past
- * a deadline (@a backlog_stuck: every process is at its limit and the
- * parent cannot add one), and at least half its @a idle workers have
+ * a deadline (@a backlog_stuck; the caller also checks that the parent
+ * cannot add a process), and at least half its @a idle workers have
  * nothing to do, so the limit -- meant for workers that cannot keep up --
  * only leaves clients waiting.  Never beyond twice the accept limit (the
  * room kept for lingering closes), nor at the hard cap.

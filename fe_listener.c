@@ -387,6 +387,25 @@ static int fe_evict_fresh(fe_child_t *ch)
     return 1;
 }
 
+/* 1 when this generation already runs as many accepting-capable
+ * processes as MaxRequestWorkers allows (per listener bucket): the
+ * parent will not add one for connections waiting in the backlog. */
+static int fe_no_more_processes(fe_child_t *ch)
+{
+    process_score *own = ap_get_scoreboard_process(ch->slot);
+    int i, n = 0;
+
+    for (i = 0; i < fe_g.lim.server_limit; i++) {
+        process_score *ps = ap_get_scoreboard_process(i);
+
+        if (i % fe_g.num_buckets == ch->bucket && ps->pid != 0
+            && !ps->quiescing && ps->generation == own->generation) {
+            n++;
+        }
+    }
+    return n >= fe_g.lim.active_daemons_limit / fe_g.num_buckets;
+}
+
 static int fe_may_accept(fe_child_t *ch)
 {
     unsigned int stuck = fe_stuck_workers(ch, apr_time_now());
@@ -419,8 +438,13 @@ static int fe_may_accept(fe_child_t *ch)
         return 1;
     }
     /* At the limit: still take what waits in the backlog when every
-     * process is full and this one's workers are mostly idle (idle
-     * keep-alive connections cost a descriptor, not a worker). */
+     * process is full, the parent cannot start another, and this one's
+     * workers are mostly idle (idle keep-alive connections cost a
+     * descriptor, not a worker). */
+    if (!fe_no_more_processes(ch)) {
+        ch->overflow_since = 0;
+        return 0;
+    }
     return fe_accept_overflow(&f, fe_work_idlers(ch),
                               fe_backlog_stuck_since(ch, &ch->overflow_since,
                                                      apr_time_now()));
