@@ -221,9 +221,10 @@ apr_status_t fe_listener_setup(fe_child_t *ch)
     if (rv == APR_SUCCESS) {
         rv = fe_setup_listen_pfds(ch);
     }
-    if (rv == APR_SUCCESS) {
-        /* Optional: without it the pollset serves.  A slot per connection
-         * the child can hold (see the queue's capacity). */
+    if (rv == APR_SUCCESS && fe_g.lim.ka_poll) {
+        /* FastEventKeepAlivePoll on; without it (or when it fails) the
+         * pollset serves.  A slot per connection the child can hold (see
+         * the queue's capacity). */
         fe_ka_setup(ch, ch->hard_cap + ch->fresh_cap + 16);
     }
     return rv;

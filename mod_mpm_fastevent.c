@@ -86,6 +86,17 @@ static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
     return fe_parse_affinity(arg, &fe_g.lim.cpu_affinity, cmd->pool);
 }
 
+static const char *fe_cmd_ka_poll(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    fe_g.lim.ka_poll = on;
+    return NULL;
+}
+
 #define FE_INT_CMD(name, field, help) \
     AP_INIT_TAKE1(name, fe_cmd_int, \
                   (void *)offsetof(fe_limits_t, field), RSRC_CONF, help)
@@ -115,6 +126,11 @@ static const command_rec fe_cmds[] = {
                   "auto: with at least as many child processes as CPUs, "
                   "keep each child on one CPU; off: let the kernel place "
                   "them"),
+    AP_INIT_FLAG("FastEventKeepAlivePoll", fe_cmd_ka_poll, NULL, RSRC_CONF,
+                 "on: idle workers wait on the idle keep-alive connections "
+                 "themselves (less CPU with many connections; see "
+                 "docs/directives.md for the trade-off); off (default): "
+                 "the listener watches them"),
     AP_GRACEFUL_SHUTDOWN_TIMEOUT_COMMAND,
     { NULL }
 };

@@ -269,6 +269,121 @@ def scenario_graceful_load(opts):
           and not srv.children(), "%.2f s" % (took or -1))
 
 
+class KeepAliveClient(threading.Thread):
+    """Requests on one keep-alive connection until stopped (bounded).  A
+    connection the server closes between two requests (a stopping child,
+    KeepAliveTimeout) is reopened and the request sent again, once, as
+    clients do; a failure on a fresh connection, a short or missing
+    response, or a wrong status counts as bad."""
+
+    def __init__(self, port, seconds):
+        super().__init__(daemon=True)
+        self.port, self.deadline = port, time.time() + seconds
+        self.ok = self.bad = self.reopened = 0
+        self.stop_flag = False
+
+    def one(self, s, f):
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status = f.readline()
+        if not status:
+            return None                      # closed before answering
+        length, close = 0, False
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v)
+            if k.strip().lower() == "connection" and "close" in v.lower():
+                close = True
+        body = f.read(length)
+        good = status.startswith(b"HTTP/1.1 200") and body == b"hello\n"
+        return good, close
+
+    def run(self):
+        s = f = None
+        fresh = True
+        while not self.stop_flag and time.time() < self.deadline:
+            try:
+                if s is None:
+                    s = socket.create_connection(("127.0.0.1", self.port),
+                                                 timeout=5)
+                    f = s.makefile("rb")
+                    fresh = True
+                r = self.one(s, f)
+            except OSError:
+                r = None
+            if r is None:
+                if s is not None:
+                    s.close()
+                s = None
+                if fresh:
+                    self.bad += 1
+                    time.sleep(0.05)
+                else:
+                    self.reopened += 1
+                continue
+            good, close = r
+            fresh = False
+            self.ok += good
+            self.bad += not good
+            if close:
+                s.close()
+                s = None
+        if s is not None:
+            s.close()
+
+
+def scenario_keepalive_poll(opts):
+    """FastEventKeepAlivePoll on: 60 keep-alive clients (more than the
+    20 workers of the first two processes) through 3 graceful restarts;
+    the status counts stay true."""
+    srv = Server(opts, DEFAULT_SIZING, "FastEventKeepAlivePoll on\n")
+    srv.start()
+    clients = [KeepAliveClient(srv.port, 20) for _ in range(60)]
+    for c in clients:
+        c.start()
+    time.sleep(2.0)
+    st = dict(line.split(": ", 1) for line in srv.status().splitlines()
+              if ": " in line)
+    evfds = []
+    for pid in srv.children():
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+            evfds.append(sum(
+                os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                == "anon_inode:[eventfd]" for fd in fds))
+        except OSError:
+            pass
+    check("keep-alive poll: on in every child (its two eventfds)",
+          evfds and all(n >= 2 for n in evfds), "eventfds %s" % evfds)
+    for _ in range(3):
+        time.sleep(1.5)
+        srv.send(signal.SIGUSR1)
+    time.sleep(2.0)
+    for c in clients:
+        c.stop_flag = True
+    for c in clients:
+        c.join(10)
+    ok = sum(c.ok for c in clients)
+    bad = sum(c.bad for c in clients)
+    reopened = sum(c.reopened for c in clients)
+    check("keep-alive poll: 60 keep-alive clients through 3 graceful "
+          "restarts had 0 failures", bad == 0 and ok > 1000,
+          "ok=%d failed=%d reopened between requests=%d"
+          % (ok, bad, reopened))
+    conns = int(st.get("ConnsTotal", -1))
+    check("keep-alive poll: ConnsTotal counts the 60 connections under load",
+          55 <= conns <= 70, "ConnsTotal %d" % conns)
+    check("keep-alive poll: server answers afterwards",
+          get(srv.port, "/index.html")[0] == 200)
+    log_clean(srv, "keep-alive poll")
+    took = srv.stop()
+    check("keep-alive poll: stop (SIGTERM) ends every process",
+          took is not None and not srv.children(), "%.2f s" % (took or -1))
+
+
 def scenario_slot_storm(opts):
     """ServerLimit 4, ThreadsPerChild 3, MaxRequestWorkers 12: 10 graceful
     restarts 1.5 s apart while slow downloads keep old processes busy."""
@@ -618,6 +733,7 @@ MaxSpareThreads 5""", H2_EXTRA)
 
 SCENARIOS = [
     ("graceful_load", scenario_graceful_load),
+    ("keepalive_poll", scenario_keepalive_poll),
     ("slot_storm", scenario_slot_storm),
     ("graceful_stop", scenario_graceful_stop),
     ("graceful_stop_drains", scenario_graceful_stop_drains),
