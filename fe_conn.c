@@ -420,7 +420,7 @@ static int fe_hold(fe_conn_t *cs, apr_time_t idle_since)
     pfd[1].events = POLLIN;
     /* A connection ready in ka_ep while no worker waits there: this
      * holder is the one idle worker left, so it goes. */
-    pfd[2].fd = ch->ka_ep >= 0 ? ch->ka_ep : -1;
+    pfd[2].fd = ch->ka_ep;       /* -1 when off: poll() skips it */
     pfd[2].events = POLLIN;
     ch->busy_since[cs->tid] = 0;
     for (;;) {

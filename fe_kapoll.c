@@ -139,8 +139,7 @@ int fe_ka_arm(fe_child_t *ch, fe_conn_t *cs)
 {
     struct epoll_event ev;
 
-    ev.events = EPOLLONESHOT
-                | ((cs->pfd.reqevents & APR_POLLOUT) ? EPOLLOUT : EPOLLIN);
+    ev.events = EPOLLIN | EPOLLONESHOT;
     ev.data.u64 = fe_kaslots_arm(&ch->ka_slots, &cs->ka_slot, cs);
     if (ev.data.u64 == 0) {
         return -1;               /* no slot left */
@@ -258,26 +257,33 @@ static void fe_ka_kick(fe_child_t *ch)
     }
 }
 
-/* From the moment the child stops: every waiter wakes for good and waits
- * in the queue from then on; the listener watches the keep-alive set. */
-void fe_ka_listener_takes_over(fe_child_t *ch)
+/* Every waiter leaves the set for good and waits in the queue from then
+ * on (the "all" eventfd stays readable until fe_ka_all_seen()). */
+static void fe_ka_leave_set(fe_child_t *ch)
 {
     apr_uint64_t one = 1;
 
+    ch->ka_listener = 1;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);     /* see fe_ka_all_seen() */
+    if (write(ch->ka_all, &one, sizeof one) < 0) {
+        /* EAGAIN: already written */
+    }
+}
+
+/* From the moment the child stops: the listener watches the keep-alive
+ * set, the workers the queue. */
+void fe_ka_listener_takes_over(fe_child_t *ch)
+{
     if (ch->ka_ep < 0 || ch->ka_listener) {
         return;
     }
-    ch->ka_listener = 1;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);     /* see fe_ka_all_seen() */
     if (apr_pollset_add(ch->pollset, &ch->ka_pfd) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ch->s, FELOGNO(10201)
                      "could not watch the keep-alive poll set while "
                      "stopping: idle keep-alive connections are closed at "
                      "the end of their grace without being read");
     }
-    if (write(ch->ka_all, &one, sizeof one) < 0) {
-        /* cannot fail on a fresh counter */
-    }
+    fe_ka_leave_set(ch);
 }
 
 /* epoll_wait() on the set failed (it cannot, short of a kernel or memory
@@ -340,13 +346,7 @@ void fe_work_term(fe_child_t *ch)
     fe_queue_term(ch->queue);
 #ifdef __linux__
     if (ch->ka_ep >= 0) {
-        apr_uint64_t one = 1;
-
-        ch->ka_listener = 1;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (write(ch->ka_all, &one, sizeof one) < 0) {
-            /* EAGAIN: already written */
-        }
+        fe_ka_leave_set(ch);
     }
 #endif
 }

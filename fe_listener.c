@@ -514,11 +514,6 @@ static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
     return now - *since >= FE_BACKLOG_STUCK;
 }
 
-static int fe_backlog_stuck(fe_child_t *ch, apr_time_t now)
-{
-    return fe_backlog_stuck_since(ch, &ch->backlog_since, now);
-}
-
 /* 1 when this child leaves new connections to a sibling now (a quiet
  * pause, re-checked every FE_RECHECK_INTERVAL at most), so connections
  * spread over the children and each can keep a worker (fe_hold). */
@@ -537,7 +532,8 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
     if (now - ch->sibling_at >= FE_BALANCE_EVERY || now < ch->sibling_at) {
         ch->sibling_room = fe_sibling_room(ch);
         ch->sibling_at = now;
-        if (ch->deferring && fe_backlog_stuck(ch, now)) {
+        if (ch->deferring
+            && fe_backlog_stuck_since(ch, &ch->backlog_since, now)) {
             /* Connections wait in the backlog and the sibling does not
              * take them (not listening yet, stopping, stuck): accept
              * again, and do not defer for a second. */
@@ -719,8 +715,6 @@ static void fe_on_listener_ready(fe_child_t *ch, ap_listen_rec *lr)
 
 /* ------------------------------------------------------------ dispatch */
 
-/* Pre-condition: tq_mutex held and cs parked.  Post: cs in neither the
- * pollset nor a timeout queue; the caller pushes it to a worker. */
 /* Pre-condition: tq_mutex held, cs parked and its wait already taken out
  * of the pollset or ka_ep (a worker's claim: the one-shot did it).  The
  * bookkeeping of leaving the timeout queue. */
@@ -740,6 +734,9 @@ void fe_unpark_claimed_locked(fe_child_t *ch, fe_conn_t *cs)
     cs->in_pollset = 0;
 }
 
+/* Pre-condition: tq_mutex held and cs parked.  Post: cs in neither the
+ * pollset (or ka_ep) nor a timeout queue; the caller pushes it to a
+ * worker. */
 static void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
 {
     if (cs->ka_parked) {
@@ -840,11 +837,10 @@ static void fe_on_conn_ready(fe_child_t *ch, fe_conn_t *cs)
  * when a timeout expires. */
 static int fe_ready_unclaimed(fe_conn_t *cs)
 {
-    int fd = fe_sock_fd(cs->sock);
     char c;
 
-    return cs->ka_parked && (cs->pfd.reqevents & APR_POLLIN) && fd >= 0
-           && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return cs->ka_parked
+           && recv(fe_sock_fd(cs->sock), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* Pre-condition: tq_mutex held.  Moves due entries of q onto *kill with
@@ -1084,21 +1080,12 @@ static void fe_trim_idle(fe_child_t *ch, apr_time_t now)
                 trimmed++;
             }
         }
-        fe_ka_rearm(ch, batch, n);
+        if (ch->ka_ep >= 0) {
+            fe_ka_rearm(ch, batch, n);
+        }
         total += n;
     } while (n == FE_TRIM_BATCH && total < FE_TRIM_PER_PASS);
     fe_metrics_idle_trim(ch->metrics, trimmed, bytes);
-}
-
-static unsigned int fe_keepalive_count(fe_child_t *ch)
-{
-    unsigned int n = 0;
-    int i;
-
-    for (i = 0; i < ch->ka_qs.n; i++) {
-        n += ch->ka_qs.qs[i].count;
-    }
-    return n;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -1223,7 +1210,7 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
 
             fe_set_accepting(ch, may && !fe_balance(ch, now), !may);
         }
-        fe_sb_publish(ch, fe_keepalive_count(ch));
+        fe_sb_publish(ch, fe_sb_keepalive_count(ch));
         fe_metrics_tick(ch, now);
         fe_cpu_tick(ch, now);
     }

@@ -72,19 +72,27 @@ void fe_sb_publish_conns(fe_child_t *ch)
     }
 }
 
+/* Idle keep-alive connections: the sum of the keep-alive queues (read
+ * under tq_mutex for an exact figure). */
+unsigned int fe_sb_keepalive_count(const fe_child_t *ch)
+{
+    unsigned int n = 0;
+    int i;
+
+    for (i = 0; i < ch->ka_qs.n; i++) {
+        n += ch->ka_qs.qs[i].count;
+    }
+    return n;
+}
+
 /* Pre-condition: tq_mutex held.  The keep-alive count, after a worker
  * parked or took an idle keep-alive connection. */
 void fe_sb_publish_keepalive(fe_child_t *ch)
 {
     process_score *ps = fe_sb_own_row(ch);
-    unsigned int n = 0;
-    int i;
 
     if (ps != NULL) {
-        for (i = 0; i < ch->ka_qs.n; i++) {
-            n += ch->ka_qs.qs[i].count;
-        }
-        ps->keep_alive = n;
+        ps->keep_alive = fe_sb_keepalive_count(ch);
     }
 }
 

@@ -393,6 +393,7 @@ void fe_sb_all_workers(fe_child_t *ch, int status);
 void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive);
 void fe_sb_publish_conns(fe_child_t *ch);
 void fe_sb_publish_keepalive(fe_child_t *ch);
+unsigned int fe_sb_keepalive_count(const fe_child_t *ch);
 void fe_sb_set_accepting(fe_child_t *ch, int accepting);
 void fe_sb_set_quiescing(fe_child_t *ch);
 int fe_sb_row_free(int slot, int thread);
