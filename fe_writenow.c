@@ -17,7 +17,9 @@
  * the end (EOS) arrives with a whole response of at most FE_WRITE_NOW_MAX
  * that fits in the socket's send buffer without blocking
  * (fe_write_now_fits(), from the kernel's own counts), it passes it on
- * with a FLUSH: the core writes it at once and sets nothing aside.
+ * with a FLUSH: the core writes it at once and sets nothing aside.  The
+ * files of such a response are read rather than memory-mapped
+ * (fe_read_small_files()).
  * Everything else passes as before: larger or streamed responses,
  * pipelined requests (the core coalesces their responses), FLUSH and
  * other metadata (they release what is held first), tunnels (CONNECT,
@@ -27,7 +29,7 @@
  * on, so the MPM never waits on data the core cannot see.
  *
  * Owns: the arming, the hold, the decision to flush, the send-buffer
- * probe.
+ * probe, reading small files instead of mapping them.
  * Must not: delay data past the end of a request (EOS and EOR release and
  * disarm), hold anything but heap/immortal buckets (transient ones are
  * copied into the bucket allocator first), or block: the FLUSH is only
@@ -141,6 +143,29 @@ static void fe_bb_facts(apr_bucket_brigade *bb, fe_bb_facts_t *f)
     }
 }
 
+/* The files of a small response written now are read, not mapped: the
+ * core would map each (EnableMMAP), fault its page in, copy it into the
+ * socket and unmap it, and in a threaded process the unmap interrupts
+ * every CPU that runs one of its threads.  One read into a bucket buffer
+ * from the free list costs less.  Files only reach here below
+ * FE_WRITE_NOW_MAX, and with EnableSendfile the core sends them before
+ * it would read them. */
+static void fe_read_small_files(apr_bucket_brigade *bb)
+{
+#if APR_HAS_MMAP
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_FILE(b)) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
+    }
+#else
+    (void)bb;
+#endif
+}
+
 /* Pass what is held (before @a bb, if any). */
 static apr_status_t fe_release(ap_filter_t *f, fe_writenow_t *wn,
                                apr_bucket_brigade *bb)
@@ -202,6 +227,7 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             && facts.len <= FE_WRITE_NOW_MAX - wn->held_len
             && fe_fits(c, wn, wn->held_len + facts.len)) {
             /* A whole small response: written now, nothing set aside. */
+            fe_read_small_files(bb);
             APR_BUCKET_INSERT_BEFORE(APR_BRIGADE_LAST(bb),
                                      apr_bucket_flush_create(
                                          c->bucket_alloc));
