@@ -120,6 +120,48 @@ static void plan_spawn(const fe_spawn_in_t *s, fe_spawn_plan_t *plan)
     plan->hold_off = hold_off;
 }
 
+/*
+ * Short of connection room (fe_spawn.h): the active processes' accept
+ * limits add up to less than 8/7 of the connections they hold, below the
+ * process cap.  How many more processes bring the room back above that:
+ * the smallest a with conns x 8 <= a x conns_per_daemon x 7, less the
+ * active ones; 0 when there is room or no limit is known.  64-bit, and
+ * divided rather than multiplied: active x conns_per_daemon x 7 can pass
+ * 2^64 on nonsense input.
+ */
+static int fe_room_needed(const fe_spawn_in_t *s)
+{
+    unsigned long long want, per7, a;
+
+    if (s->conns_per_daemon <= 0 || s->active_daemons <= 0
+        || s->active_daemons >= s->active_daemons_limit) {
+        return 0;
+    }
+    want = (unsigned long long)s->conns * 8u;
+    per7 = (unsigned long long)s->conns_per_daemon * 7u;
+    a = (want + per7 - 1) / per7;           /* no product of two counts */
+    if (a <= (unsigned long long)s->active_daemons) {
+        return 0;
+    }
+    a -= (unsigned long long)s->active_daemons;
+    return a > (unsigned long long)s->active_daemons_limit
+           ? s->active_daemons_limit : (int)a;
+}
+
+/* Spawn for connection room: no warning (not a shortage of workers), the
+ * rate left at 1, at most max_rate a tick, nothing without a free slot. */
+static void plan_room(const fe_spawn_in_t *s, int needed,
+                      fe_spawn_plan_t *plan)
+{
+    int n = min3(needed, s->free_slots,
+                 s->active_daemons_limit - s->active_daemons);
+
+    plan->spawn = n < s->max_rate ? n : s->max_rate;
+    if (plan->spawn < 0) {
+        plan->spawn = 0;
+    }
+}
+
 /* Too few idle threads: find out why before spawning. */
 static void plan_short(const fe_spawn_in_t *s, fe_spawn_plan_t *plan)
 {
@@ -141,6 +183,7 @@ void fe_spawn_decide(const fe_spawn_in_t *in, fe_spawn_plan_t *plan)
 {
     static const fe_spawn_in_t zero;
     fe_spawn_in_t s;
+    int needed;
 
     if (plan == NULL) {
         return;
@@ -152,7 +195,11 @@ void fe_spawn_decide(const fe_spawn_in_t *in, fe_spawn_plan_t *plan)
     plan->hold_off = s.hold_off;
     plan->warn = FE_SPAWN_WARN_NONE;
 
-    if (s.idle_threads > s.max_spare) {
+    needed = fe_room_needed(&s);
+    if (needed > 0 && s.idle_threads >= s.min_spare) {
+        plan_room(&s, needed, plan);
+    }
+    else if (s.idle_threads > s.max_spare) {
         plan_retire(&s, plan);
     }
     else if (s.idle_threads < s.min_spare) {

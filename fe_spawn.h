@@ -6,7 +6,8 @@
  * fills an fe_spawn_in_t and acts on the fe_spawn_plan_t.  The policy is
  * stock event's (§2.5 of the contract brief) with an exponential spawn
  * rate:
- *  - too many idle threads (idle > max_spare): retire one process, but only
+ *  - too many idle threads (idle > max_spare) and room for the connections
+ *    (below): retire one process, but only
  *    when no process is still stopping (active == total) or more than
  *    active_daemons_limit slots are free, and (unlike stock event) only
  *    when the other processes could hold the connections with a quarter
@@ -25,6 +26,17 @@
  *        hold_off + 1; when the rate is >= 8 warn FE_SPAWN_WARN_BUSY; then
  *        if hold_off > 0 decrement it, else double the rate up to
  *        max_rate;
+ *  - enough idle threads (idle >= min_spare) but short of connection
+ *    room: the active processes' accept limits add up to less than 8/7
+ *    of the connections they hold (conns x 8 > active x conns_per_daemon
+ *    x 7) below active_daemons_limit: spawn as many processes as bring
+ *    the room back above that, at most min(free_slots, max_rate,
+ *    active_daemons_limit - active_daemons); no warning, rate 1, no
+ *    retire.  Short requests on many keep-alive connections leave most
+ *    workers idle, so the idle count alone never asks for the processes
+ *    that would accept them, and they wait in the kernel's backlog.  The
+ *    retire guard (3/4 of the others' room) keeps the two rules apart;
+ *  - otherwise, with too many idle threads, retire as above;
  *  - otherwise rate back to 1.
  *
  * Notes for the caller (fe_spawn.c implements the rules above):

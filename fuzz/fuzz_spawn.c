@@ -10,12 +10,19 @@
  * the header says it is read (negative counts as 0, total below active as
  * active, rate and max_rate at least 1, rate at most max_rate):
  *  - 0 <= spawn <= min(free_slots, rate, active_daemons_limit -
- *    active_daemons) (0 when that is negative); retire_one is 0 or 1 and
+ *    active_daemons) (0 when that is negative), with max_rate for rate
+ *    when the spawn is for connection room; retire_one is 0 or 1 and
  *    only with idle > max_spare and an active process; never both;
+ *  - "short of room" is conns x 8 > active x conns_per_daemon x 7 with
+ *    conns_per_daemon > 0 and 0 < active < active_daemons_limit: then,
+ *    with idle >= min_spare, a spawn (free slot permitting), never a
+ *    retire, rate 1, no warning; a room spawn never overshoots (with
+ *    one process fewer than planned there would still be too little
+ *    room); and a retire never leaves the server short of room;
  *  - 1 <= new rate <= max_rate; hold_off never grows and drops by at most
  *    one per tick; warn is a FE_SPAWN_WARN_* value;
- *  - idle within [min_spare, max_spare]: no action, rate 1, no warning,
- *    hold_off unchanged;
+ *  - idle within [min_spare, max_spare] and not short of room: no
+ *    action, rate 1, no warning, hold_off unchanged;
  *  - MAXWORKERS / NEAR_MAX only with idle < min_spare and busy >=
  *    max_workers (MAXWORKERS exactly when idle is 0 then); SB_FULL only
  *    with no free slot; BUSY only while spawning at a rate >= 8;
@@ -31,11 +38,24 @@ static int at_least(int v, int lo)
     return v < lo ? lo : v;
 }
 
+/* Short of connection room with @a extra more active processes (the
+ * header's rule, restated here in 64-bit arithmetic). */
+static int fz_short_of_room(const fe_spawn_in_t *s, int extra)
+{
+    long long a = (long long)s->active_daemons + extra;
+
+    return s->conns_per_daemon > 0 && a > 0
+           && a < s->active_daemons_limit
+           && (unsigned __int128)s->conns * 8
+              > (unsigned __int128)a * (unsigned)s->conns_per_daemon * 7;
+}
+
 static void check_plan(const fe_spawn_in_t *in, const fe_spawn_plan_t *p)
 {
     fe_spawn_in_t s = *in;
     fe_spawn_plan_t again;
     long long room, cap;
+    int short_room;
 
     s.idle_threads = at_least(s.idle_threads, 0);
     s.busy_threads = at_least(s.busy_threads, 0);
@@ -62,10 +82,15 @@ static void check_plan(const fe_spawn_in_t *in, const fe_spawn_plan_t *p)
     in->max_workers, in->max_rate, in->rate, in->hold_off, p->spawn,        \
     p->retire_one, p->rate, p->hold_off, p->warn)
 
+    s.conns = at_least(s.conns, 0);
+    s.conns_per_daemon = at_least(s.conns_per_daemon, 0);
+    short_room = fz_short_of_room(&s, 0);
     room = (long long)s.active_daemons_limit - s.active_daemons;
     cap = s.free_slots;
-    if (s.rate < cap) {
-        cap = s.rate;
+    if ((short_room && s.idle_threads >= s.min_spare ? s.max_rate : s.rate)
+        < cap) {
+        cap = short_room && s.idle_threads >= s.min_spare ? s.max_rate
+                                                          : s.rate;
     }
     if (room < cap) {
         cap = room;
@@ -90,14 +115,28 @@ static void check_plan(const fe_spawn_in_t *in, const fe_spawn_plan_t *p)
            "hold_off grew or dropped by more than one");
     PCHECK(p->warn >= FE_SPAWN_WARN_NONE && p->warn <= FE_SPAWN_WARN_BUSY,
            "unknown warning");
-    if (s.idle_threads >= s.min_spare && s.idle_threads <= s.max_spare) {
+    if (s.idle_threads >= s.min_spare && s.idle_threads <= s.max_spare
+        && !short_room) {
         PCHECK(p->spawn == 0 && !p->retire_one && p->rate == 1
                && p->warn == FE_SPAWN_WARN_NONE && p->hold_off == s.hold_off,
                "action in the comfortable band");
     }
+    if (s.idle_threads >= s.min_spare && short_room) {
+        PCHECK(!p->retire_one && p->rate == 1
+               && p->warn == FE_SPAWN_WARN_NONE && p->hold_off == s.hold_off
+               && (p->spawn > 0) == (s.free_slots > 0),
+               "short of room: spawn if a slot is free, nothing else");
+        PCHECK(p->spawn == 0 || fz_short_of_room(&s, p->spawn - 1),
+               "room spawn overshoots");
+    }
+    if (p->retire_one) {
+        PCHECK(!fz_short_of_room(&s, -1), "retire leaves too little room");
+    }
     if (p->spawn > 0) {
-        PCHECK(s.idle_threads < s.min_spare
-               && s.busy_threads < s.max_workers, "spawn without need");
+        PCHECK((s.idle_threads < s.min_spare
+                && s.busy_threads < s.max_workers)
+               || (s.idle_threads >= s.min_spare && short_room),
+               "spawn without need");
     }
     if (p->warn == FE_SPAWN_WARN_MAXWORKERS
         || p->warn == FE_SPAWN_WARN_NEAR_MAX) {
@@ -113,7 +152,7 @@ static void check_plan(const fe_spawn_in_t *in, const fe_spawn_plan_t *p)
     if (p->warn == FE_SPAWN_WARN_BUSY) {
         PCHECK(p->spawn > 0 && s.rate >= 8, "BUSY without spawning fast");
     }
-    if (s.idle_threads > s.max_spare) {
+    if (s.idle_threads > s.max_spare && !short_room) {
         PCHECK(p->rate == 1 && p->spawn == 0, "retire band resets the rate");
     }
     fe_spawn_decide(in, &again);

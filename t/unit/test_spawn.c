@@ -461,6 +461,121 @@ static void test_retire_guard(void)
     }
 }
 
+/* ------------------------------------------------------ connection room */
+
+/* The bench's ka1000: 16 processes allowed, 75 connections each, 1000
+ * keep-alive clients, workers mostly idle (more than MaxSpareThreads). */
+static fe_spawn_in_t ka1000(int active, int conns)
+{
+    fe_spawn_in_t in = calm();
+
+    in.idle_threads = active * 25 - 10;     /* >= MinSpareThreads from 2 */
+    in.busy_threads = 10;
+    in.active_daemons = in.total_daemons = active;
+    in.active_daemons_limit = 16;
+    in.free_slots = 16 - active;
+    in.min_spare = 25;
+    in.max_spare = 250;
+    in.max_workers = 400;
+    in.conns = conns;
+    in.conns_per_daemon = 75;
+    return in;
+}
+
+/* Idle workers everywhere, yet the processes' accept limits are nearly
+ * used: spawn what brings the room back, no warning, no retire. */
+static void test_room_spawn(void)
+{
+    static const struct { int active, conns, want; } rows[] = {
+        {12, 1000, 4},      /* 8000 / 525 -> 16 processes */
+        {14, 1000, 2},
+        {15, 1000, 1},      /* 15 x 525 = 7875 < 8000 */
+        {16, 1000, 0},      /* the cap: the accept overflow's business */
+        {14, 918, 0},       /* 7344 <= 14 x 525 = 7350 */
+        {14, 919, 1},       /* 7352 > 7350 */
+        {2, 1000, 14},      /* capped by free slots and the limit */
+        {4, 0, 0},          /* nothing held */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fe_spawn_in_t in = ka1000(rows[i].active, rows[i].conns);
+        fe_spawn_plan_t plan = decide(&in);
+
+        if (plan.spawn != rows[i].want) {
+            fprintf(stderr, "  row %zu\n", i);
+        }
+        FE_ASSERT_EQ_INT(plan.spawn, rows[i].want);
+        FE_ASSERT_EQ_INT(plan.retire_one, 0);
+        FE_ASSERT_EQ_INT(plan.rate, 1);
+        FE_ASSERT_EQ_INT(plan.warn, FE_SPAWN_WARN_NONE);
+        FE_ASSERT_EQ_INT(plan.hold_off, in.hold_off);
+    }
+}
+
+/* The room spawn is bounded by free slots (none: nothing, and no
+ * ServerLimit warning, which is about workers) and by max_rate. */
+static void test_room_bounds(void)
+{
+    fe_spawn_in_t in = ka1000(2, 1000);
+    fe_spawn_plan_t plan;
+
+    in.free_slots = 0;
+    plan = decide(&in);
+    FE_ASSERT_EQ_INT(plan.spawn, 0);
+    FE_ASSERT_EQ_INT(plan.warn, FE_SPAWN_WARN_NONE);
+    in.free_slots = 14;
+    in.max_rate = 4;
+    in.rate = 2;
+    plan = decide(&in);
+    FE_ASSERT_EQ_INT(plan.spawn, 4);
+    FE_ASSERT_EQ_INT(plan.rate, 1);
+    in.conns_per_daemon = 0;            /* no limit known: idle rules */
+    plan = decide(&in);
+    FE_ASSERT_EQ_INT(plan.spawn, 0);
+    /* nonsense that would overflow a 64-bit product */
+    in = ka1000(2, INT_MAX);
+    in.active_daemons = in.total_daemons = INT_MAX - 1;
+    in.active_daemons_limit = INT_MAX;
+    in.conns_per_daemon = INT_MAX;
+    in.free_slots = INT_MAX;
+    in.idle_threads = 100;
+    plan = decide(&in);
+    FE_ASSERT_EQ_INT(plan.spawn, 0);    /* 8 x conns < active x per x 7 */
+}
+
+/* Spawn for room and retire for idle never undo each other: whatever a
+ * tick retires, the next would not spawn back, and after a room spawn
+ * the next tick neither spawns nor retires. */
+static void test_room_no_flapping(void)
+{
+    int active, conns;
+
+    for (active = 1; active <= 16; active++) {
+        for (conns = 0; conns <= 1400; conns += 7) {
+            fe_spawn_in_t in = ka1000(active, conns);
+            fe_spawn_plan_t plan = decide(&in), next;
+
+            in.idle_threads = 300;      /* always "too many idle" */
+            plan = decide(&in);
+            if (plan.retire_one) {
+                in.active_daemons = in.total_daemons = active - 1;
+                in.free_slots++;
+                next = decide(&in);
+                FE_ASSERT_EQ_INT(next.spawn, 0);
+            }
+            else if (plan.spawn > 0) {
+                in.active_daemons += plan.spawn;
+                in.total_daemons = in.active_daemons;
+                in.free_slots -= plan.spawn;
+                next = decide(&in);
+                FE_ASSERT_EQ_INT(next.spawn, 0);
+                FE_ASSERT_EQ_INT(next.retire_one, 0);
+            }
+        }
+    }
+}
+
 static const fe_test_case_t cases[] = {
     {"comfortable band: nothing, rate 1", test_comfortable_band},
     {"retire one, unless processes are stopping", test_retire},
@@ -468,6 +583,10 @@ static const fe_test_case_t cases[] = {
      test_retire_guard},
     {"short of idle: MaxRequestWorkers, scoreboard", test_short_of_idle},
     {"spawn = min(free, rate, room)", test_spawn_count},
+    {"short of connection room: spawn, idle or not", test_room_spawn},
+    {"connection room: slots, max_rate, no limit, overflow",
+     test_room_bounds},
+    {"room spawn and idle retire do not flap", test_room_no_flapping},
     {"rate doubles 1..max_rate over ticks", test_doubling_sequence},
     {"rate cap that is not a power of two", test_rate_cap_not_power_of_two},
     {"BUSY warning from rate 8", test_busy_threshold},
