@@ -151,16 +151,19 @@ class FreshClient(threading.Thread):
         self.port, self.seconds = port, seconds
         self.ok = self.bad = 0
         self.codes = {}
+        self.bad_times = []     # when each failed request had started
         self.stop_flag = False
 
     def run(self):
         end = time.time() + self.seconds
         while not self.stop_flag and time.time() < end:
+            t0 = time.time()
             code, body = get(self.port, "/index.html")
             if code == 200 and body == b"hello\n":
                 self.ok += 1
             else:
                 self.bad += 1
+                self.bad_times.append(t0)
                 self.codes[code] = self.codes.get(code, 0) + 1
             time.sleep(0.002)
 
@@ -238,6 +241,7 @@ def scenario_graceful_load(opts):
     client.start()
     burst_fails = 0
     killed = None
+    kill_t = 0.0
     for i in range(10):
         time.sleep(1.0)
         srv.send(signal.SIGUSR1)
@@ -247,13 +251,22 @@ def scenario_graceful_load(opts):
             kids = srv.children()
             if kids:
                 killed = kids[-1]
+                kill_t = time.time()
                 os.kill(killed, signal.SIGKILL)
     time.sleep(1.0)
     client.stop_flag = True
     client.join(10)
-    check("graceful x10 + SIGKILL: fresh-connection client had 0 failures",
-          client.bad == 0 and client.ok > 100,
-          "ok=%d failed=%d" % (client.ok, client.bad))
+    # A SIGKILL takes the request the killed child is serving with it (any
+    # MPM): the sequential client may lose that one, started just before
+    # the kill.  Nothing else may fail, restarts included.
+    at_kill = [t for t in client.bad_times
+               if killed is not None and kill_t - 5.0 <= t <= kill_t]
+    check("graceful x10 + SIGKILL: fresh-connection client had 0 failures "
+          "(but the one request the SIGKILL may catch in flight)",
+          client.ok > 100 and len(at_kill) <= 1
+          and client.bad == len(at_kill),
+          "ok=%d failed=%d (%d in flight at the kill) codes=%r"
+          % (client.ok, client.bad, len(at_kill), client.codes))
     check("graceful x10: bursts of 100 concurrent requests had 0 failures",
           burst_fails == 0, "failed=%d of 1000" % burst_fails)
     log = srv.log()
