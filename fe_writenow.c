@@ -18,8 +18,8 @@
  * that fits in the socket's send buffer without blocking
  * (fe_write_now_fits(), from the kernel's own counts), it passes it on
  * with a FLUSH: the core writes it at once and sets nothing aside.  The
- * files of such a response are read rather than memory-mapped
- * (fe_read_small_files()).
+ * files of a whole response of that size are read rather than
+ * memory-mapped (fe_read_small_files()).
  * Everything else passes as before: larger or streamed responses,
  * pipelined requests (the core coalesces their responses), FLUSH and
  * other metadata (they release what is held first), tunnels (CONNECT,
@@ -143,13 +143,14 @@ static void fe_bb_facts(apr_bucket_brigade *bb, fe_bb_facts_t *f)
     }
 }
 
-/* The files of a small response written now are read, not mapped: the
- * core would map each (EnableMMAP), fault its page in, copy it into the
- * socket and unmap it, and in a threaded process the unmap interrupts
- * every CPU that runs one of its threads.  One read into a bucket buffer
- * from the free list costs less.  Files only reach here below
- * FE_WRITE_NOW_MAX, and with EnableSendfile the core sends them before
- * it would read them. */
+/* The files of a whole response of at most FE_WRITE_NOW_MAX are read,
+ * not mapped, whether the core writes them now or write completion does
+ * later: the core would map each (EnableMMAP), fault its page in, copy it
+ * into the socket and unmap it.  Mapping and unmapping take the process's
+ * address-space lock for writing, and in a threaded process the unmap
+ * interrupts every CPU that runs one of its threads.  One read into a
+ * bucket buffer from the free list costs less.  With EnableSendfile the
+ * core sends such files before it would read them. */
 static void fe_read_small_files(apr_bucket_brigade *bb)
 {
 #if APR_HAS_MMAP
@@ -223,11 +224,15 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     if (facts.eos) {
         wn->armed = 0;                      /* the response is complete */
+        if (facts.lengths_known
+            && facts.len <= FE_WRITE_NOW_MAX - wn->held_len) {
+            /* Read when written, now or by write completion. */
+            fe_read_small_files(bb);
+        }
         if (facts.lengths_known && !c->data_in_input_filters
             && facts.len <= FE_WRITE_NOW_MAX - wn->held_len
             && fe_fits(c, wn, wn->held_len + facts.len)) {
             /* A whole small response: written now, nothing set aside. */
-            fe_read_small_files(bb);
             APR_BUCKET_INSERT_BEFORE(APR_BRIGADE_LAST(bb),
                                      apr_bucket_flush_create(
                                          c->bucket_alloc));
