@@ -264,6 +264,8 @@ static fe_child_t *fe_child_create(int slot, int bucket)
     memset((void *)ch->busy_fd, 0xff, ch->nworkers * sizeof *ch->busy_fd);
     ch->busy_since = apr_pcalloc(pchild,
                                  ch->nworkers * sizeof *ch->busy_since);
+    ch->worker_tids = apr_pcalloc(pchild,
+                                  ch->nworkers * sizeof *ch->worker_tids);
     ch->conns_this_child = ap_max_requests_per_child > 0
                            ? ap_max_requests_per_child : -1;
     return ch;

@@ -16,6 +16,11 @@
  * or decide policy (fe_connstate.c does).
  */
 #include "mpm_fastevent.h"
+
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include "fe_connstate.h"
 #include "fe_head.h"
 #include "http_log.h"
@@ -773,6 +778,9 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
     int counted = 1;          /* in ch->workers_alive */
 
     fe_sb_worker_start(ch->slot, w.tid);
+#ifdef __linux__
+    ch->worker_tids[w.tid] = (int)syscall(SYS_gettid);
+#endif
     while (!ch->workers_may_exit) {
         void *item = NULL;
         fe_qnode_t *node = NULL;

@@ -199,3 +199,21 @@ int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit)
     }
     return len <= limit / 2 - queued;
 }
+
+int fe_task_state_running(const char *stat_line)
+{
+    const char *p, *close = NULL;
+
+    if (stat_line == NULL) {
+        return 0;
+    }
+    for (p = stat_line; *p != '\0'; p++) {
+        if (*p == ')') {
+            close = p;
+        }
+    }
+    if (close == NULL || close[1] != ' ') {
+        return 0;
+    }
+    return close[2] == 'R' && (close[3] == ' ' || close[3] == '\0');
+}

@@ -248,4 +248,12 @@ int fe_write_hold_ok(apr_size_t held, apr_size_t len);
  */
 int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit);
 
+/**
+ * Whether a Linux /proc/PID/task/TID/stat line says the thread is running
+ * or runnable (state R).  The state letter follows the last ')' (the
+ * command name in parentheses may itself hold ')' and spaces).  0 for
+ * any other state and for a line that cannot be parsed.
+ */
+int fe_task_state_running(const char *stat_line);
+
 #endif /* FE_CONNSTATE_H */

@@ -27,10 +27,13 @@
 #include "ap_mpm.h"
 
 #include <apr_atomic.h>
+#include <apr_strings.h>
 
 #include <poll.h>
 #include <stddef.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 APLOG_USE_MODULE(mpm_fastevent);
@@ -310,9 +313,48 @@ static void fe_set_accepting(fe_child_t *ch, int on, int loud)
  * already outnumber its idle workers takes no more: they would wait
  * behind the stuck ones while other children have workers free.  Counted
  * at most every FE_STUCK_RECOUNT.
+ *
+ * A worker that is running, or ready to run and waiting for a CPU, is not
+ * stuck: it is busy with work of its own and frees itself as soon as it
+ * gets CPU time.  On a machine whose CPUs are all busy, requests of a few
+ * microseconds' CPU can take 100 ms of wall time; counting those workers
+ * as stuck paused every child with a fraction of its connections while
+ * hundreds waited in the kernel's backlog (docs/performance.md,
+ * Anomalies).  Linux: the state letter of the thread's /proc stat line,
+ * read only for workers already past FE_STUCK_AFTER; elsewhere, or when
+ * it cannot be read, the worker counts as stuck.
  */
 #define FE_STUCK_AFTER   apr_time_from_msec(100)
 #define FE_STUCK_RECOUNT apr_time_from_msec(50)
+
+static int fe_worker_running(fe_child_t *ch, int i)
+{
+#ifdef __linux__
+    char path[64], line[512];
+    int fd, tid = ch->worker_tids[i];
+    ssize_t n;
+
+    if (tid <= 0) {
+        return 0;
+    }
+    apr_snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    n = read(fd, line, sizeof line - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    line[n] = '\0';
+    return fe_task_state_running(line);
+#else
+    (void)ch;
+    (void)i;
+    return 0;
+#endif
+}
 
 static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
 {
@@ -326,7 +368,8 @@ static unsigned int fe_stuck_workers(fe_child_t *ch, apr_time_t now)
     for (i = 0; i < ch->nworkers; i++) {
         apr_time_t since = ch->busy_since[i];
 
-        n += since != 0 && now - since > FE_STUCK_AFTER;
+        n += since != 0 && now - since > FE_STUCK_AFTER
+             && !fe_worker_running(ch, i);
     }
     ch->stuck = n;
     ch->stuck_checked = now;

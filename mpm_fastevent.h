@@ -224,7 +224,10 @@ typedef struct fe_child {
     volatile int *busy_fd;            /**< per worker: socket in use, -1 */
     volatile apr_time_t *busy_since;  /**< per worker: start of the item
                                            it runs, 0 when idle */
-    unsigned int stuck;               /**< listener: workers busy > 500 ms */
+    volatile int *worker_tids;        /**< per worker: its kernel thread
+                                           id (Linux), 0 when unknown */
+    unsigned int stuck;               /**< listener: workers busy > 100 ms
+                                           and not running */
     apr_time_t stuck_checked;         /**< listener: when stuck was counted */
     apr_time_t loop_now;              /**< listener: this iteration's time */
     int pause_logged;                 /**< listener: FE10134 pause logged */

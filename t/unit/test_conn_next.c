@@ -14,6 +14,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fe_connstate.h"
@@ -1011,6 +1012,34 @@ static void test_accept_overflow(void)
     CU_ASSERT_FALSE(fe_accept_overflow(&f, 25, 1));
 }
 
+/* The state letter of a /proc task stat line, for the stuck mark. */
+static void test_task_state(void)
+{
+    static const struct { const char *line; int want; } rows[] = {
+        {"1234 (apache2) R 1 2 3", 1},
+        {"1234 (apache2) S 1 2 3", 0},
+        {"1234 (apache2) D 1 2 3", 0},
+        {"1234 (apache2) T 1", 0},
+        {"1234 (a) b) R 5 6", 1},      /* ')' in the name: the last one */
+        {"1234 (a) R (x) S 1", 0},      /* ... really the last one */
+        {"1234 (apache2) R", 1},        /* end of line right after */
+        {"1234 (apache2) Rx 1", 0},     /* not a single letter */
+        {"1234 (apache2)R 1", 0},       /* no space */
+        {"1234 apache2 R 1", 0},        /* no parentheses */
+        {"", 0},
+        {"1234 (apache2) ", 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (fe_task_state_running(rows[i].line) != rows[i].want) {
+            fprintf(stderr, "  row %zu: %s\n", i, rows[i].line);
+        }
+        FE_ASSERT_EQ_INT(fe_task_state_running(rows[i].line), rows[i].want);
+    }
+    FE_ASSERT_EQ_INT(fe_task_state_running(NULL), 0);
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -1035,6 +1064,7 @@ static const fe_test_case_t cases[] = {
     {"hold: allowed sweep vs rule", test_hold_allowed_sweep},
     {"hold: recall table", test_hold_recall},
     {"hold: recall converges to the need", test_hold_recall_converges},
+    {"stuck mark: task state line", test_task_state},
     {NULL, NULL}
 };
 
