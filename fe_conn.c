@@ -16,11 +16,6 @@
  * or decide policy (fe_connstate.c does).
  */
 #include "mpm_fastevent.h"
-
-#ifdef __linux__
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #include "fe_connstate.h"
 #include "fe_head.h"
 #include "http_log.h"
@@ -38,6 +33,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 APLOG_USE_MODULE(mpm_fastevent);
 

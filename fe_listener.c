@@ -452,7 +452,8 @@ static int fe_no_more_processes(fe_child_t *ch)
 
 static int fe_may_accept(fe_child_t *ch)
 {
-    unsigned int stuck = fe_stuck_workers(ch, apr_time_now());
+    apr_time_t now = apr_time_now();
+    unsigned int stuck = fe_stuck_workers(ch, now);
     fe_accept_facts_t f;
 
     if ((unsigned int)ch->nstarted <= stuck) {
@@ -491,7 +492,7 @@ static int fe_may_accept(fe_child_t *ch)
     }
     return fe_accept_overflow(&f, fe_work_idlers(ch),
                               fe_backlog_stuck_since(ch, &ch->overflow_since,
-                                                     apr_time_now()));
+                                                     now));
 }
 
 /* Sibling rows are read at most this often. */

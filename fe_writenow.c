@@ -223,14 +223,15 @@ static apr_status_t fe_writenow_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         return APR_SUCCESS;
     }
     if (facts.eos) {
+        int small = facts.lengths_known
+                    && facts.len <= FE_WRITE_NOW_MAX - wn->held_len;
+
         wn->armed = 0;                      /* the response is complete */
-        if (facts.lengths_known
-            && facts.len <= FE_WRITE_NOW_MAX - wn->held_len) {
+        if (small) {
             /* Read when written, now or by write completion. */
             fe_read_small_files(bb);
         }
-        if (facts.lengths_known && !c->data_in_input_filters
-            && facts.len <= FE_WRITE_NOW_MAX - wn->held_len
+        if (small && !c->data_in_input_filters
             && fe_fits(c, wn, wn->held_len + facts.len)) {
             /* A whole small response: written now, nothing set aside. */
             APR_BUCKET_INSERT_BEFORE(APR_BRIGADE_LAST(bb),
