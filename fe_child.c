@@ -307,6 +307,8 @@ void fe_child_main(int slot, int bucket)
     /* Before a ChrootDir hides /proc, and before any thread starts:
      * threads that modules start in child_init inherit the place. */
     fe_cpu_start(ch);
+    /* Threads inherit the policy of the thread that starts them. */
+    fe_sched_start(ch);
     if (ap_run_drop_privileges(ch->pchild, ap_server_conf)) {
         fe_clean_exit(ch, APEXIT_CHILDFATAL);
     }

@@ -59,6 +59,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->worker_factor = FE_DEFAULT_WORKER_FACTOR;
     l->cpu_affinity = 1;
     l->ka_poll = 0;
+    l->sched_batch = 1;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
                               / FE_DEFAULT_THREADS_PER_CHILD;
 }

@@ -38,6 +38,7 @@ typedef struct fe_limits {
     double worker_factor;    /**< AsyncRequestWorkerFactor, real-valued */
     int cpu_affinity;        /**< FastEventCPUAffinity: 1 auto, 0 off */
     int ka_poll;             /**< FastEventKeepAlivePoll: 1 on, 0 off */
+    int sched_batch;         /**< FastEventSchedBatch: 1 on, 0 off */
     /** Derived by fe_limits_check(): max_workers / threads_per_child. */
     int active_daemons_limit;
 } fe_limits_t;

@@ -1,9 +1,10 @@
 /*
  * fe_cpu.c: keep each child process on one CPU when a generation has at
  * least as many children as CPUs (FastEventCPUAffinity auto; the rule and
- * the reasons are in fe_place.h).
+ * the reasons are in fe_place.h), and run its threads under SCHED_BATCH
+ * (FastEventSchedBatch, at the end of this file).
  *
- * Owns: this process's CPU mask.  A child looks at the scoreboard's
+ * Owns: this process's CPU mask and scheduling policy.  A child looks at the scoreboard's
  * process rows when it starts, before child_init, so that the threads
  * modules start (mod_http2's workers) inherit its place, and then at most
  * once a second from the listener loop.  When its place changed it sets
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #if defined(__linux__)
@@ -250,6 +252,59 @@ int fe_cpu_placed(const fe_child_t *ch)
 apr_time_t fe_cpu_next_check(const fe_child_t *ch)
 {
     return (apr_time_t)APR_INT64_MAX;
+}
+
+#endif
+
+/*
+ * FastEventSchedBatch: every thread of a child under Linux's SCHED_BATCH.
+ *
+ * Under the default policy a woken thread preempts the one running on its
+ * CPU.  Inside a child that is the listener cutting into a worker for each
+ * readable connection, or a worker waking the listener and being cut off
+ * itself, and on a child kept on one CPU nothing but switches between the
+ * child's own threads come of it.  A woken SCHED_BATCH thread waits until
+ * the running one blocks or its time slice ends, so the listener takes in
+ * everything that became ready meanwhile in one pass.  Fairness, priority
+ * and nice are unchanged, and on an idle CPU a woken thread runs at once.
+ *
+ * Called in the child before any thread is started: threads inherit the
+ * policy of the thread that creates them, mod_http2's workers included.
+ * A policy someone else set (systemd's CPUSchedulingPolicy=, chrt) is left
+ * as it is.
+ */
+#if defined(__linux__) && defined(SCHED_BATCH)
+
+void fe_sched_start(fe_child_t *ch)
+{
+    struct sched_param sp;
+    int policy;
+
+    if (!fe_g.lim.sched_batch || fe_g.one_process) {
+        return;
+    }
+    policy = sched_getscheduler(0);
+    if (policy != SCHED_OTHER) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, policy < 0 ? errno : 0, ch->s,
+                     FELOGNO(10195) "slot %d keeps its scheduling policy "
+                     "(%d, not SCHED_OTHER): FastEventSchedBatch changes "
+                     "only the default one", ch->slot, policy);
+        return;
+    }
+    memset(&sp, 0, sizeof sp);
+    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, errno, ch->s, FELOGNO(10196)
+                     "could not put slot %d under SCHED_BATCH: its threads "
+                     "keep the default policy, which costs throughput "
+                     "under load (FastEventSchedBatch off silences this)",
+                     ch->slot);
+    }
+}
+
+#else
+
+void fe_sched_start(fe_child_t *ch)
+{
 }
 
 #endif

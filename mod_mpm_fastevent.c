@@ -97,6 +97,17 @@ static const char *fe_cmd_ka_poll(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+static const char *fe_cmd_sched_batch(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    fe_g.lim.sched_batch = on;
+    return NULL;
+}
+
 #define FE_INT_CMD(name, field, help) \
     AP_INIT_TAKE1(name, fe_cmd_int, \
                   (void *)offsetof(fe_limits_t, field), RSRC_CONF, help)
@@ -131,6 +142,11 @@ static const command_rec fe_cmds[] = {
                  "themselves (less CPU with many connections; see "
                  "docs/directives.md for the trade-off); off (default): "
                  "the listener watches them"),
+    AP_INIT_FLAG("FastEventSchedBatch", fe_cmd_sched_batch, NULL, RSRC_CONF,
+                 "on (default, Linux): children run under SCHED_BATCH, so "
+                 "a woken server thread waits for its CPU's running thread "
+                 "instead of preempting it; off: the kernel's default "
+                 "policy"),
     AP_GRACEFUL_SHUTDOWN_TIMEOUT_COMMAND,
     { NULL }
 };

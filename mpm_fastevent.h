@@ -356,6 +356,7 @@ void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
 
 /* fe_cpu.c: each child on one CPU when there are enough (fe_place.h). */
 void fe_cpu_start(fe_child_t *ch);
+void fe_sched_start(fe_child_t *ch);
 void fe_cpu_tick(fe_child_t *ch, apr_time_t now);
 int fe_cpu_placed(const fe_child_t *ch);
 apr_time_t fe_cpu_next_check(const fe_child_t *ch);

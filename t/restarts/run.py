@@ -592,22 +592,31 @@ def cpu_list(text):
     return frozenset(cpus)
 
 
-def task_masks(pid):
-    """The CPU mask of every thread of process pid: {tid: frozenset}."""
-    masks = {}
+def per_thread(pid, read):
+    """{tid: read(tid)} for every thread of process pid; threads that
+    exit meanwhile (OSError) are left out."""
+    out = {}
     try:
-        tids = os.listdir("/proc/%d/task" % pid)
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
     except OSError:
-        return masks
+        return out
     for tid in tids:
         try:
-            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                for line in f:
-                    if line.startswith("Cpus_allowed_list:"):
-                        masks[int(tid)] = cpu_list(line.split(":", 1)[1])
+            out[tid] = read(tid)
         except OSError:
             pass
-    return masks
+    return out
+
+
+def task_masks(pid):
+    """The CPU mask of every thread of process pid: {tid: frozenset}."""
+    def mask(tid):
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith("Cpus_allowed_list:"):
+                    return cpu_list(line.split(":", 1)[1])
+        raise OSError("no Cpus_allowed_list")
+    return per_thread(pid, mask)
 
 
 def placement(srv, want_one, limit=8.0):
@@ -635,6 +644,17 @@ H2_EXTRA = """LoadModule http2_module %s/mod_http2.so
 Protocols h2c http/1.1
 H2MinWorkers 4
 """ % MODDIR
+
+
+def refused(opts, sizing, line, message, what):
+    """`apache2 -t` of a configuration with line in it fails with
+    message."""
+    bad = Server(opts, sizing, line + "\n")
+    r = subprocess.run([fe_httpd.HTTPD, "-t", "-f", bad.conf],
+                       capture_output=True, text=True)
+    check("%s: refused, %s" % (line, what),
+          r.returncode != 0 and message in r.stderr,
+          r.stderr.strip()[-200:])
 
 
 def scenario_cpu_placement(opts):
@@ -736,12 +756,110 @@ MaxSpareThreads 5""", H2_EXTRA)
                         for p, m in view.items()})
     srv.stop()
 
-    bad = Server(opts, sizing, "FastEventCPUAffinity sometimes\n")
-    r = subprocess.run([fe_httpd.HTTPD, "-t", "-f", bad.conf],
-                       capture_output=True, text=True)
-    check("FastEventCPUAffinity sometimes: refused, naming the choices",
-          r.returncode != 0 and "FastEventCPUAffinity takes auto or off, "
-          "not 'sometimes'" in r.stderr, r.stderr.strip()[-200:])
+    refused(opts, sizing, "FastEventCPUAffinity sometimes",
+            "FastEventCPUAffinity takes auto or off, not 'sometimes'",
+            "naming the choices")
+
+
+def thread_policies(pid):
+    """{tid: scheduling policy} of every thread of pid."""
+    return per_thread(pid, os.sched_getscheduler)
+
+
+def policy_view(srv):
+    """{child pid: set of its threads' policies} once every child has
+    started its threads (more than 2), or the last view after 8 s."""
+    deadline = time.time() + 8
+    while True:
+        view = {p: thread_policies(p) for p in srv.children()}
+        if (view and all(len(t) > 2 for t in view.values())) \
+                or time.time() > deadline:
+            return {p: set(t.values()) for p, t in view.items()}
+        time.sleep(0.25)
+
+
+def scenario_sched_batch(opts):
+    """FastEventSchedBatch: every thread of every child (mod_http2's
+    workers included) runs under SCHED_BATCH, also after a graceful
+    restart; the parent keeps the default policy; 'off' leaves the default
+    policy everywhere; a policy the server was started with is kept; a bad
+    value is refused."""
+    if opts.name != "mpm_fastevent_module" or not hasattr(os, "SCHED_BATCH"):
+        return
+    sizing = """StartServers 2
+ServerLimit 2
+ThreadsPerChild 5
+MaxRequestWorkers 10
+MinSpareThreads 5
+MaxSpareThreads 10"""
+    names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_BATCH: "SCHED_BATCH",
+             os.SCHED_IDLE: "SCHED_IDLE"}
+
+    def show(view):
+        return str({p: sorted(names.get(x, x) for x in pols)
+                    for p, pols in view.items()})
+
+    srv = Server(opts, sizing, H2_EXTRA)
+    srv.start()
+    view = policy_view(srv)
+    check("every thread of both children under SCHED_BATCH",
+          len(view) == 2
+          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          show(view))
+    check("the parent keeps SCHED_OTHER",
+          os.sched_getscheduler(srv.pid()) == os.SCHED_OTHER)
+    # mod_http2 starts workers on demand too: after h2c traffic they
+    # must have inherited the policy.
+    r = subprocess.run(["h2load", "-n", "200", "-c", "4", "-m", "8",
+                        "http://127.0.0.1:%d/index.html" % srv.port],
+                       capture_output=True, text=True, timeout=30)
+    view = policy_view(srv)
+    check("after h2c traffic every thread is still under SCHED_BATCH",
+          "200 succeeded" in r.stdout
+          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          show(view) + " " + " ".join(l for l in r.stdout.splitlines()
+                                      if l.startswith("requests:")))
+    before = set(srv.children())
+    srv.send(signal.SIGUSR1)
+    deadline = time.time() + 10
+    while time.time() < deadline and set(srv.children()) & before:
+        time.sleep(0.2)
+    view = policy_view(srv)
+    check("after a graceful restart the new children are under SCHED_BATCH",
+          view and not set(view) & before
+          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          show(view))
+    log_clean(srv, "SCHED_BATCH")
+    srv.stop()
+
+    srv = Server(opts, sizing, "FastEventSchedBatch off\n")
+    srv.start()
+    view = policy_view(srv)
+    check("FastEventSchedBatch off: every thread under SCHED_OTHER",
+          len(view) == 2
+          and all(pols == {os.SCHED_OTHER} for pols in view.values()),
+          show(view))
+    srv.stop()
+
+    # Started under SCHED_IDLE (as chrt --idle would): kept, and said so
+    # at debug level.
+    srv = Server(opts, sizing, "LogLevel info mpm_fastevent:debug\n")
+    subprocess.run(["chrt", "--idle", "0", fe_httpd.HTTPD, "-f", srv.conf,
+                    "-k", "start"], check=True)
+    deadline = time.time() + 15
+    while time.time() < deadline and \
+            get(srv.port, "/index.html", timeout=1)[0] != 200:
+        time.sleep(0.1)
+    view = policy_view(srv)
+    check("a server started under SCHED_IDLE keeps it in every thread "
+          "(FE10195)",
+          len(view) == 2
+          and all(pols == {os.SCHED_IDLE} for pols in view.values())
+          and "FE10195" in srv.log(), show(view))
+    srv.stop()
+
+    refused(opts, sizing, "FastEventSchedBatch sometimes",
+            "FastEventSchedBatch must be On or Off", "naming the choices")
 
 
 SCENARIOS = [
@@ -754,6 +872,7 @@ SCENARIOS = [
     ("hard_restart", scenario_hard_restart),
     ("corrupt_scoreboard", scenario_corrupt_scoreboard),
     ("cpu_placement", scenario_cpu_placement),
+    ("sched_batch", scenario_sched_batch),
 ]
 
 

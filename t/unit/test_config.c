@@ -69,6 +69,8 @@ static void test_defaults(void)
     CU_ASSERT_DOUBLE_EQUAL(l.worker_factor, 2.0, 0.0);
     FE_ASSERT_EQ_INT(l.active_daemons_limit, 16);
     FE_ASSERT_EQ_INT(l.cpu_affinity, 1);
+    FE_ASSERT_EQ_INT(l.ka_poll, 0);
+    FE_ASSERT_EQ_INT(l.sched_batch, 1);
 }
 
 /* The defaults and Debian's shipped values are consistent as they are. */
