@@ -4,11 +4,12 @@
  * the reasons are in fe_place.h), and run its threads under SCHED_BATCH
  * (FastEventSchedBatch, at the end of this file).
  *
- * Owns: this process's CPU mask and scheduling policy.  A child looks at the scoreboard's
- * process rows when it starts, before child_init, so that the threads
- * modules start (mod_http2's workers) inherit its place, and then at most
- * once a second from the listener loop.  When its place changed it sets
- * the mask of every thread of the process (/proc/self/task).
+ * Owns: this process's CPU mask and scheduling policy.  A child looks at
+ * the scoreboard's process rows when it starts, before child_init, so that
+ * the threads modules start (mod_http2's workers) inherit its place, and
+ * then at most once a second from the listener loop.  When its place
+ * changed it sets the mask of every thread of the process
+ * (/proc/self/task).
  *
  * Must not: block, or take CPUs the process was not given: the CPUs are
  * those the process had when it started (taskset, cpusets, systemd's
