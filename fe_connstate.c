@@ -6,6 +6,8 @@
  */
 #include "fe_connstate.h"
 
+#include <string.h>
+
 int fe_conn_after_hooks(int rc_ok, int state, int aborted, int *bad)
 {
     int out;
@@ -202,16 +204,8 @@ int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit)
 
 int fe_task_state_running(const char *stat_line)
 {
-    const char *p, *close = NULL;
+    const char *close = stat_line != NULL ? strrchr(stat_line, ')') : NULL;
 
-    if (stat_line == NULL) {
-        return 0;
-    }
-    for (p = stat_line; *p != '\0'; p++) {
-        if (*p == ')') {
-            close = p;
-        }
-    }
     if (close == NULL || close[1] != ' ') {
         return 0;
     }

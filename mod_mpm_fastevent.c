@@ -86,25 +86,16 @@ static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
     return fe_parse_affinity(arg, &fe_g.lim.cpu_affinity, cmd->pool);
 }
 
-static const char *fe_cmd_ka_poll(cmd_parms *cmd, void *dummy, int on)
+/* One handler for the On|Off directives: cmd->info is the offset of the
+ * field in fe_limits_t. */
+static const char *fe_cmd_flag(cmd_parms *cmd, void *dummy, int on)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (err != NULL) {
         return err;
     }
-    fe_g.lim.ka_poll = on;
-    return NULL;
-}
-
-static const char *fe_cmd_sched_batch(cmd_parms *cmd, void *dummy, int on)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err != NULL) {
-        return err;
-    }
-    fe_g.lim.sched_batch = on;
+    *(int *)((char *)&fe_g.lim + (size_t)cmd->info) = on;
     return NULL;
 }
 
@@ -137,12 +128,14 @@ static const command_rec fe_cmds[] = {
                   "auto: with at least as many child processes as CPUs, "
                   "keep each child on one CPU; off: let the kernel place "
                   "them"),
-    AP_INIT_FLAG("FastEventKeepAlivePoll", fe_cmd_ka_poll, NULL, RSRC_CONF,
+    AP_INIT_FLAG("FastEventKeepAlivePoll", fe_cmd_flag,
+                 (void *)offsetof(fe_limits_t, ka_poll), RSRC_CONF,
                  "on: idle workers wait on the idle keep-alive connections "
                  "themselves (less CPU with many connections; see "
                  "docs/directives.md for the trade-off); off (default): "
                  "the listener watches them"),
-    AP_INIT_FLAG("FastEventSchedBatch", fe_cmd_sched_batch, NULL, RSRC_CONF,
+    AP_INIT_FLAG("FastEventSchedBatch", fe_cmd_flag,
+                 (void *)offsetof(fe_limits_t, sched_batch), RSRC_CONF,
                  "on (default, Linux): children run under SCHED_BATCH, so "
                  "a woken server thread waits for its CPU's running thread "
                  "instead of preempting it; off: the kernel's default "

@@ -646,6 +646,17 @@ H2MinWorkers 4
 """ % MODDIR
 
 
+def graceful_replaced(srv, limit=10):
+    """Graceful restart, then wait (up to limit seconds) until none of the
+    children from before is left; returns the pids from before."""
+    before = set(srv.children())
+    srv.send(signal.SIGUSR1)
+    deadline = time.time() + limit
+    while time.time() < deadline and set(srv.children()) & before:
+        time.sleep(0.2)
+    return before
+
+
 def refused(opts, sizing, line, message, what):
     """`apache2 -t` of a configuration with line in it fails with
     message."""
@@ -690,11 +701,7 @@ MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n)
           str([l for l in body.splitlines() if "OneCPU" in l]))
     check("each placement is logged (FE10190)",
           srv.log().count("FE10190") >= n)
-    before = set(srv.children())
-    srv.send(signal.SIGUSR1)
-    deadline = time.time() + 10
-    while time.time() < deadline and set(srv.children()) & before:
-        time.sleep(0.2)
+    before = graceful_replaced(srv)
     view, ok = placement(srv, True)
     cpus = sorted(min(m) for m in view.values() if m)
     check("after a graceful restart the new children are placed too",
@@ -799,12 +806,15 @@ MaxSpareThreads 10"""
         return str({p: sorted(names.get(x, x) for x in pols)
                     for p, pols in view.items()})
 
+    def all_under(view, policy):
+        return all(pols == {policy} for pols in view.values())
+
     srv = Server(opts, sizing, H2_EXTRA)
     srv.start()
     view = policy_view(srv)
     check("every thread of both children under SCHED_BATCH",
           len(view) == 2
-          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          and all_under(view, os.SCHED_BATCH),
           show(view))
     check("the parent keeps SCHED_OTHER",
           os.sched_getscheduler(srv.pid()) == os.SCHED_OTHER)
@@ -816,18 +826,14 @@ MaxSpareThreads 10"""
     view = policy_view(srv)
     check("after h2c traffic every thread is still under SCHED_BATCH",
           "200 succeeded" in r.stdout
-          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          and all_under(view, os.SCHED_BATCH),
           show(view) + " " + " ".join(l for l in r.stdout.splitlines()
                                       if l.startswith("requests:")))
-    before = set(srv.children())
-    srv.send(signal.SIGUSR1)
-    deadline = time.time() + 10
-    while time.time() < deadline and set(srv.children()) & before:
-        time.sleep(0.2)
+    before = graceful_replaced(srv)
     view = policy_view(srv)
     check("after a graceful restart the new children are under SCHED_BATCH",
           view and not set(view) & before
-          and all(pols == {os.SCHED_BATCH} for pols in view.values()),
+          and all_under(view, os.SCHED_BATCH),
           show(view))
     log_clean(srv, "SCHED_BATCH")
     srv.stop()
@@ -837,7 +843,7 @@ MaxSpareThreads 10"""
     view = policy_view(srv)
     check("FastEventSchedBatch off: every thread under SCHED_OTHER",
           len(view) == 2
-          and all(pols == {os.SCHED_OTHER} for pols in view.values()),
+          and all_under(view, os.SCHED_OTHER),
           show(view))
     srv.stop()
 
@@ -854,7 +860,7 @@ MaxSpareThreads 10"""
     check("a server started under SCHED_IDLE keeps it in every thread "
           "(FE10195)",
           len(view) == 2
-          and all(pols == {os.SCHED_IDLE} for pols in view.values())
+          and all_under(view, os.SCHED_IDLE)
           and "FE10195" in srv.log(), show(view))
     srv.stop()
 
