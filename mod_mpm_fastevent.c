@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "mpm_fastevent.h"
-#include "fe_connstate.h"
+#include "policy/fe_connstate.h"
 #include "http_log.h"
 #include "http_core.h"
 #include "http_main.h"

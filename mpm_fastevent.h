@@ -46,11 +46,11 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
-#include "fe_config.h"
-#include "fe_fdqueue.h"
-#include "fe_tq.h"
-#include "fe_timerq.h"
-#include "fe_kaslot.h"
+#include "policy/fe_config.h"
+#include "fdqueue/fe_fdqueue.h"
+#include "policy/fe_tq.h"
+#include "policy/fe_timerq.h"
+#include "policy/fe_kaslot.h"
 
 /** Our log tags: FE + five digits, registry in docs/log-tags.md. */
 #define FELOGNO(n) "FE" #n ": "

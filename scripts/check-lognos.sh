@@ -4,7 +4,8 @@
 #
 #   scripts/check-lognos.sh [TREE]      TREE defaults to the script's ../
 #
-# Scans every *.c and *.h in the top directory of TREE (not t/unit/) for
+# Scans every *.c and *.h of the module (the top directory of TREE and its
+# source folders: process/ connection/ fdqueue/ scoreboard/ policy/) for
 # the forms of tag the code uses:
 #
 #   FELOGNO(10134)                  the tag macro (mpm_fastevent.h); its own
@@ -53,9 +54,16 @@ my $reg_rel = "docs/log-tags.md";
 my $reg = "$tree/$reg_rel";
 my @problems;
 
-opendir(my $dh, $tree) or do { print STDERR "check-lognos: $tree: $!\n"; exit 2 };
-my @files = sort grep { /\.[ch]\z/ && -f "$tree/$_" } readdir $dh;
-closedir $dh;
+my @files;
+for my $dir (".", qw(process connection fdqueue scoreboard policy)) {
+    opendir(my $dh, "$tree/$dir") or do {
+        next if $dir ne ".";
+        print STDERR "check-lognos: $tree: $!\n"; exit 2 };
+    push @files, map { $dir eq "." ? $_ : "$dir/$_" }
+                 grep { /\.[ch]\z/ && -f "$tree/$dir/$_" } readdir $dh;
+    closedir $dh;
+}
+@files = sort @files;
 
 # Blank comments (everywhere) and string/char contents (in $bare) with
 # spaces, keeping newlines and offsets, so positions map to line numbers.

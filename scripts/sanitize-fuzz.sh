@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Run the libFuzzer harnesses of fuzz/ (docs/hardening.md).  Called by the
+# Run the libFuzzer harnesses of t/fuzz/ (docs/hardening.md).  Called by the
 # fuzz and fuzz-regress targets of Makefile.apxs, which build them first:
 #
 #   scripts/sanitize-fuzz.sh run     NAME...   fuzz each for FUZZ_SECONDS
 #   scripts/sanitize-fuzz.sh regress NAME...   replay the corpora only: the
-#                                              seeds, fuzz/regressions/NAME
+#                                              seeds, t/fuzz/regressions/NAME
 #                                              and the working corpus
 #
 # Environment:
@@ -14,7 +14,7 @@
 #
 # "run" fuzzes with a working corpus build/fuzz/corpus/NAME (first
 # directory: libFuzzer writes the new inputs it finds there) seeded from
-# the committed fuzz/corpus/NAME (read only), with fuzz/NAME.dict when it
+# the committed t/fuzz/corpus/NAME (read only), with t/fuzz/NAME.dict when it
 # exists.  A crash, a leak, a timeout (-timeout=10 s per input) or an
 # out-of-memory writes build/fuzz/artifacts/NAME/crash-... (or leak-,
 # timeout-, oom-) and fails the harness; reproduce with
@@ -25,7 +25,7 @@ set -u
 MODE=${1:-}
 shift || true
 case "$MODE" in run|regress) ;; *) echo "usage: $0 run|regress NAME..." >&2; exit 2 ;; esac
-[ $# -gt 0 ] || { echo "fuzz: no harnesses (fuzz/fuzz_*.c)"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
+[ $# -gt 0 ] || { echo "fuzz: no harnesses (t/fuzz/fuzz_*.c)"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
 
 cd "$(dirname "$0")/.." || exit 2
 DIR=${SAN_FUZZ_DIR:-build/fuzz}
@@ -47,14 +47,14 @@ failed=0
 failed_names=""
 for name in "$@"; do
     bin="$DIR/$name"
-    seeds="fuzz/corpus/$name"
+    seeds="t/fuzz/corpus/$name"
     work="$DIR/corpus/$name"
     arts="$DIR/artifacts/$name"
     log="$DIR/logs/$name.$MODE.log"
     mkdir -p "$work" "$arts" "$DIR/logs"
     [ -x "$bin" ] || { echo "$LABEL: $bin missing (make -f Makefile.apxs fuzz-build)"; failed=$((failed + 1)); continue; }
     dict=()
-    [ -f "fuzz/$name.dict" ] && dict=("-dict=fuzz/$name.dict")
+    [ -f "t/fuzz/$name.dict" ] && dict=("-dict=t/fuzz/$name.dict")
     t0=$(date +%s)
     stamp="$DIR/logs/.$name.start"
     : > "$stamp"
@@ -65,10 +65,10 @@ for name in "$@"; do
         rc=$?
     else
         # replay every committed seed, every committed reproducer of a bug
-        # found earlier (fuzz/regressions/NAME) and every input found by
+        # found earlier (t/fuzz/regressions/NAME) and every input found by
         # earlier runs
         regs=()
-        [ -d "fuzz/regressions/$name" ] && regs=("fuzz/regressions/$name")
+        [ -d "t/fuzz/regressions/$name" ] && regs=("t/fuzz/regressions/$name")
         "$bin" -runs=0 -timeout=10 -artifact_prefix="$arts/" "$seeds" \
             "${regs[@]}" "$work" > "$log" 2>&1
         rc=$?

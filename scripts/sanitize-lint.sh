@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks of every .c in the tree root: cppcheck and clang-tidy
+# Static checks of every .c of the module (top and source folders): cppcheck and clang-tidy
 # (docs/hardening.md).  Run by `make -f Makefile.apxs lint`.
 #
 # Include paths come from `apxs -q INCLUDEDIR` and `apr-1-config --includes`
@@ -21,7 +21,7 @@
 #
 # Environment: APXS, APR_CONFIG, SAN_DIR (output in $SAN_DIR/lint),
 # CPPCHECK, CLANG_TIDY, LINT_JOBS (default: number of CPUs), LINT_FILES
-# (default: *.c in the tree root).
+# (default: every .c of the module).
 # Closing line: "lint: N passed, N failed" (the two tools); exit non-zero
 # when either reports anything not suppressed.
 set -u
@@ -53,7 +53,7 @@ if [ -n "${LINT_FILES:-}" ]; then
     # shellcheck disable=SC2206
     FILES=($LINT_FILES)
 else
-    FILES=(*.c)
+    FILES=(*.c process/*.c connection/*.c fdqueue/*.c scoreboard/*.c policy/*.c)
 fi
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -11,7 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "fe_config.h"
+#include "policy/fe_config.h"
 #include "fe_test.h"
 
 /* ---------------------------------------------------------- diag capture */

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fe_connstate.h"
+#include "policy/fe_connstate.h"
 #include "fe_test.h"
 
 #define NELTS(a) (sizeof(a) / sizeof((a)[0]))

@@ -20,7 +20,7 @@
 #include <apr_thread_proc.h>
 #include <apr_time.h>
 
-#include "fe_fdqueue.h"
+#include "fdqueue/fe_fdqueue.h"
 #include "fe_test.h"
 
 /* Items are small integers disguised as pointers (never NULL). */

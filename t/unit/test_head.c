@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fe_test.h"
-#include "fe_head.h"
+#include "policy/fe_head.h"
 
 static int ready(const char *s)
 {

@@ -1,6 +1,6 @@
 /* test_hist.c: the log2 latency histogram (fe_hist.c). */
 #include "fe_test.h"
-#include "fe_hist.h"
+#include "policy/fe_hist.h"
 
 static void test_buckets(void)
 {

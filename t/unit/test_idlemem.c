@@ -15,7 +15,7 @@
 #include <apr_allocator.h>
 #include <apr_pools.h>
 
-#include "fe_idlemem.h"
+#include "policy/fe_idlemem.h"
 #include "fe_test.h"
 
 #define PG ((apr_uintptr_t)4096)

@@ -1,6 +1,6 @@
 /* test_kaslot.c: the slot table of the keep-alive poll set (fe_kaslot.c). */
 #include "fe_test.h"
-#include "fe_kaslot.h"
+#include "policy/fe_kaslot.h"
 
 static int owners[8];
 

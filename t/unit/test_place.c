@@ -1,6 +1,6 @@
 /* test_place.c: the CPU placement rule of the children (fe_place.c). */
 #include "fe_test.h"
-#include "fe_place.h"
+#include "policy/fe_place.h"
 
 static void test_rank(void)
 {

@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "fe_spawn.h"
+#include "policy/fe_spawn.h"
 #include "fe_test.h"
 
 /*

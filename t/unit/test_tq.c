@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fe_tq.h"
+#include "policy/fe_tq.h"
 #include "fe_test.h"
 
 #define NNODES 8
