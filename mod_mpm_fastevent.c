@@ -6,13 +6,15 @@
  * registration and the hooks that only configure: pre_config (retained
  * data, run modes, detaching), check_config (clamping through fe_config),
  * open_logs (listeners, buckets, pipes of death) and the query hooks.  The
- * work is done elsewhere: fe_parent.c (the parent's loop), fe_child.c and
- * fe_listener.c (a child's threads), fe_conn.c (connections), fe_sb.c (the
- * scoreboard).
+ * work is done elsewhere: process/ (the parent and a child process),
+ * connection/ (the listener and the workers running connections),
+ * fdqueue/ (the hand-off between them), scoreboard/ (what mod_status
+ * reads), policy/ (the pure decisions); docs/ARCHITECTURE.md has the map.
  *
- * Must not: keep state in statics other than fe_g (the module is unloaded
- * and reloaded on every restart, so state that must survive lives in
- * fe_retained_t), or store pointers into this .so in retained memory.
+ * Must not: keep state in statics other than fe_g and fe_this_child (the
+ * module is unloaded and reloaded on every restart, so state that must
+ * survive lives in fe_retained_t), or store pointers into this .so in
+ * retained memory.
  *
  * The file name matters: httpd records module->name from __FILE__, and
  * tools (Apache::Test's info.t, mod_info) expect mod_mpm_<name>.c.
@@ -20,7 +22,15 @@
 #include <stddef.h>
 
 #include "mpm_fastevent.h"
+#include "connection/fe_backend.h"
+#include "connection/fe_conn.h"
+#include "connection/fe_headbuf.h"
+#include "connection/fe_timer.h"
+#include "connection/fe_writenow.h"
 #include "policy/fe_connstate.h"
+#include "process/fe_fdlimit.h"
+#include "process/fe_parent.h"
+#include "scoreboard/fe_metrics.h"
 #include "http_log.h"
 #include "http_core.h"
 #include "http_main.h"
@@ -31,6 +41,7 @@
 #include <apr_strings.h>
 
 fe_globals_t fe_g;
+fe_child_t *fe_this_child;
 
 /* The pure state machine mirrors httpd's enums; keep them in step. */
 _Static_assert((int)CONN_STATE_KEEPALIVE == (int)FE_CS_KEEPALIVE, "conn_state_e");
@@ -236,7 +247,7 @@ static int fe_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         rt->first_thread_limit = fe_g.lim.thread_limit;
     }
     if (fe_preflight()) {
-        fe_check_nofile(s, 1);      /* on the console, -t included */
+        fe_check_nofile(s, FE_NOFILE_PREFLIGHT);   /* -t included */
     }
     return OK;
 }

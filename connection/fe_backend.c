@@ -19,6 +19,7 @@
  * Must not: hold a worker while waiting, or count a request twice.
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_backend.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -61,7 +62,7 @@ static apr_status_t fe_backend_release(void *data)
 {
     fe_child_t *ch = data;
 
-    apr_atomic_dec32(&ch->backend_busy);
+    apr_atomic_dec32(&ch->backend.busy);
     return APR_SUCCESS;
 }
 
@@ -86,13 +87,13 @@ static int fe_backend_handler(request_rec *r)
     if (br->counted) {
         return DECLINED;
     }
-    if (apr_atomic_inc32(&ch->backend_busy) < fe_backend_places()) {
+    if (apr_atomic_inc32(&ch->backend.busy) < fe_backend_places()) {
         br->counted = 1;
         apr_pool_cleanup_register(r->pool, ch, fe_backend_release,
                                   apr_pool_cleanup_null);
         return DECLINED;                 /* go on to mod_proxy */
     }
-    apr_atomic_dec32(&ch->backend_busy);
+    apr_atomic_dec32(&ch->backend.busy);
     if (br->waiting_since == 0) {
         br->waiting_since = apr_time_now();
     }
@@ -101,8 +102,8 @@ static int fe_backend_handler(request_rec *r)
                 ? r->server->timeout : FE_BACKEND_MIN_WAIT)) {
         apr_time_t now = apr_time_now();
 
-        if (now - ch->backend_logged >= apr_time_from_sec(1)) {
-            ch->backend_logged = now;    /* at most once a second */
+        if (now - ch->backend.logged >= apr_time_from_sec(1)) {
+            ch->backend.logged = now;    /* at most once a second */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, FELOGNO(10180)
                           "backend saturated: no place for a proxied "
                           "request within %" APR_TIME_T_FMT " s (%u of "

@@ -23,6 +23,7 @@
  * connection whose conn_rec already read from the socket.
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_headbuf.h"
 #include "policy/fe_head.h"
 #include "http_core.h"
 #include "http_log.h"
@@ -43,14 +44,13 @@ int fe_head_wanted(const ap_listen_rec *lr)
 }
 
 /* Listener thread, cs parked or just accepted (not yet any worker's). */
-int fe_head_read(fe_conn_t *cs)
+fe_head_read_e fe_head_read(fe_conn_t *cs)
 {
     char buf[FE_HEAD_CAP];
-    apr_os_sock_t fd = -1;
+    int fd = fe_sock_fd(cs->sock);
     apr_size_t room = FE_HEAD_CAP - cs->head_len;
     ssize_t n;
 
-    apr_os_sock_get(&fd, cs->sock);
     if (fd < 0) {
         return FE_HEAD_CLOSE;
     }

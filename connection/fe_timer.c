@@ -19,13 +19,15 @@
  * another one).
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_listener.h"
+#include "connection/fe_timer.h"
+#include "fdqueue/fe_work.h"
 #include "policy/fe_timerq.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
 
 #include <apr_atomic.h>
-#include <stddef.h>
 
 APLOG_USE_MODULE(mpm_fastevent);
 
@@ -37,16 +39,15 @@ apr_status_t fe_timers_setup(fe_child_t *ch)
 {
     apr_status_t rv;
 
-    rv = apr_pool_create(&ch->ptimers, ap_server_conf->process->pconf);
+    rv = apr_pool_create(&ch->timers.pool, ap_server_conf->process->pconf);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    apr_pool_tag(ch->ptimers, "timers");
-    fe_timerq_init(&ch->timers, ch->ptimers);
-    /* A list that never expires: the suspended connections. */
-    fe_tq_init(&ch->suspended_q, FE_TQ_NEVER);
-    return apr_thread_mutex_create(&ch->timer_mutex,
-                                   APR_THREAD_MUTEX_DEFAULT, ch->ptimers);
+    apr_pool_tag(ch->timers.pool, "timers");
+    fe_timerq_init(&ch->timers.heap, ch->timers.pool);
+    ch->timers.poll_until = FE_TQ_NEVER;
+    return apr_thread_mutex_create(&ch->timers.mutex,
+                                   APR_THREAD_MUTEX_DEFAULT, ch->timers.pool);
 }
 
 apr_status_t fe_register_timed_callback(apr_time_t t,
@@ -58,25 +59,26 @@ apr_status_t fe_register_timed_callback(apr_time_t t,
     apr_status_t rv;
     int wake;
 
-    if (ch == NULL || ch->timer_mutex == NULL) {
+    if (ch == NULL || ch->timers.mutex == NULL) {
         return APR_ENOTIMPL;      /* not in a running child */
     }
-    apr_thread_mutex_lock(ch->timer_mutex);
-    te = ch->timer_free;
+    apr_thread_mutex_lock(ch->timers.mutex);
+    te = ch->timers.free;
     if (te != NULL) {
-        ch->timer_free = (fe_timer_t *)te->baton;
+        ch->timers.free = (fe_timer_t *)te->baton;
     }
     else {
-        te = apr_palloc(ch->ptimers, sizeof *te);
+        te = apr_palloc(ch->timers.pool, sizeof *te);
     }
     te->when = apr_time_now() + (t > 0 ? t : 0);
     te->fn = fn;
     te->baton = baton;
-    rv = fe_timerq_push(&ch->timers, te);
+    rv = fe_timerq_push(&ch->timers.heap, te);
     /* Decided under the lock the listener plans its wakeup with, so the
      * listener either sees this timer or we see its plan: no lost wake. */
-    wake = rv == APR_SUCCESS && te->when + FE_TIMER_FUDGE < ch->poll_until;
-    apr_thread_mutex_unlock(ch->timer_mutex);
+    wake = rv == APR_SUCCESS
+           && te->when + FE_TIMER_FUDGE < ch->timers.poll_until;
+    apr_thread_mutex_unlock(ch->timers.mutex);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->s, FELOGNO(10150)
                      "out of memory for a timed callback");
@@ -88,20 +90,25 @@ apr_status_t fe_register_timed_callback(apr_time_t t,
     return APR_SUCCESS;
 }
 
-/* Listener: move due timers to the workers. */
+/* Listener: move due timers to the workers.  They are taken out of the
+ * heap under the lock and pushed outside it, in their order. */
 void fe_timers_dispatch(fe_child_t *ch, apr_time_t now)
 {
+    fe_qnode_t *due = NULL, **tail = &due;
     fe_timer_t *te;
-    int pushed = 0;
 
-    apr_thread_mutex_lock(ch->timer_mutex);
-    while ((te = fe_timerq_pop_due(&ch->timers, now)) != NULL) {
-        fe_work_push_urgent(ch, &te->qnode);
-        pushed = 1;
+    apr_thread_mutex_lock(ch->timers.mutex);
+    while ((te = fe_timerq_pop_due(&ch->timers.heap, now)) != NULL) {
+        te->qnode.next = NULL;
+        *tail = &te->qnode;
+        tail = &te->qnode.next;
     }
-    apr_thread_mutex_unlock(ch->timer_mutex);
-    if (pushed) {
-        fe_hold_check(ch);
+    apr_thread_mutex_unlock(ch->timers.mutex);
+    while (due != NULL) {
+        fe_qnode_t *node = due;
+
+        due = node->next;
+        fe_work_push_urgent(ch, node);      /* clears node->next */
     }
 }
 
@@ -111,11 +118,11 @@ apr_time_t fe_timers_plan(fe_child_t *ch, apr_time_t other)
 {
     apr_time_t next;
 
-    apr_thread_mutex_lock(ch->timer_mutex);
-    next = fe_timerq_next(&ch->timers);
+    apr_thread_mutex_lock(ch->timers.mutex);
+    next = fe_timerq_next(&ch->timers.heap);
     next = other < next ? other : next;
-    ch->poll_until = next;
-    apr_thread_mutex_unlock(ch->timer_mutex);
+    ch->timers.poll_until = next;
+    apr_thread_mutex_unlock(ch->timers.mutex);
     return next;
 }
 
@@ -124,12 +131,12 @@ static void fe_resume_completed(fe_child_t *ch)
 {
     fe_tq_node_t *n, *next, *ready = NULL;
 
-    if (apr_atomic_read32(&ch->suspended) == 0) {
+    if (apr_atomic_read32(&ch->count.suspended) == 0) {
         return;
     }
-    apr_thread_mutex_lock(ch->tq_mutex);
-    for (n = ch->suspended_q.head; n != NULL; n = next) {
-        fe_conn_t *cs = (fe_conn_t *)((char *)n - offsetof(fe_conn_t, tq));
+    apr_thread_mutex_lock(ch->park.mutex);
+    for (n = ch->park.suspended_q.head; n != NULL; n = next) {
+        fe_conn_t *cs = fe_conn_of_tq(n);
 
         next = n->next;
         if (cs->pub.state != CONN_STATE_SUSPENDED) {
@@ -138,14 +145,14 @@ static void fe_resume_completed(fe_child_t *ch)
             ready = n;
         }
     }
-    apr_thread_mutex_unlock(ch->tq_mutex);
+    apr_thread_mutex_unlock(ch->park.mutex);
     for (n = ready; n != NULL; n = next) {
-        fe_conn_t *cs = (fe_conn_t *)((char *)n - offsetof(fe_conn_t, tq));
+        fe_conn_t *cs = fe_conn_of_tq(n);
 
         next = n->next;
         n->next = NULL;
         cs->async_suspended = 0;
-        apr_atomic_dec32(&ch->suspended);
+        apr_atomic_dec32(&ch->count.suspended);
         cs->ready_at = 0;                 /* not a listener hand-off */
         if (cs->pub.state != CONN_STATE_WRITE_COMPLETION) {
             cs->pub.state = CONN_STATE_LINGER;
@@ -155,22 +162,18 @@ static void fe_resume_completed(fe_child_t *ch)
                          "child exiting: a resumed connection is dropped");
         }
     }
-    if (ready != NULL) {
-        fe_hold_check(ch);
-    }
 }
 
 void fe_timer_run(fe_child_t *ch, fe_qnode_t *node)
 {
-    fe_timer_t *te = (fe_timer_t *)((char *)node
-                                    - offsetof(fe_timer_t, qnode));
+    fe_timer_t *te = FE_CONTAINER_OF(node, fe_timer_t, qnode);
     fe_timer_fn *fn = te->fn;
     void *baton = te->baton;
 
-    apr_thread_mutex_lock(ch->timer_mutex);
-    te->baton = ch->timer_free;           /* recycle before running */
-    ch->timer_free = te;
-    apr_thread_mutex_unlock(ch->timer_mutex);
+    apr_thread_mutex_lock(ch->timers.mutex);
+    te->baton = ch->timers.free;           /* recycle before running */
+    ch->timers.free = te;
+    apr_thread_mutex_unlock(ch->timers.mutex);
     fn(baton);
     fe_resume_completed(ch);
 }
@@ -185,9 +188,9 @@ void fe_conn_suspend(fe_conn_t *cs)
 {
     fe_child_t *ch = cs->child;
     cs->async_suspended = 1;
-    apr_atomic_inc32(&ch->suspended);
-    apr_thread_mutex_lock(ch->tq_mutex);
-    fe_tq_append(&ch->suspended_q, &cs->tq, apr_time_now());
-    apr_thread_mutex_unlock(ch->tq_mutex);
+    apr_atomic_inc32(&ch->count.suspended);
+    apr_thread_mutex_lock(ch->park.mutex);
+    fe_tq_append(&ch->park.suspended_q, &cs->tq, apr_time_now());
+    apr_thread_mutex_unlock(ch->park.mutex);
     fe_resume_completed(ch);
 }

@@ -37,6 +37,7 @@
  */
 
 #include "mpm_fastevent.h"
+#include "connection/fe_writenow.h"
 #include "policy/fe_connstate.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -48,6 +49,8 @@
 #ifdef __linux__
 #include <linux/sock_diag.h>
 #endif
+
+APLOG_USE_MODULE(mpm_fastevent);
 
 struct fe_writenow {
     apr_bucket_brigade *held;
@@ -69,13 +72,12 @@ static int fe_fits(conn_rec *c, fe_writenow_t *wn, apr_size_t len)
 {
 #if defined(SO_MEMINFO) && defined(__linux__)
     fe_conn_t *cs = fe_conn_from_c(c);
-    apr_os_sock_t fd;
     apr_uint32_t mem[SK_MEMINFO_VARS];
     socklen_t l = sizeof mem;
     apr_size_t limit;
+    int fd;
 
-    if (cs == NULL || cs->sock == NULL
-        || apr_os_sock_get(&fd, cs->sock) != APR_SUCCESS) {
+    if (cs == NULL || cs->sock == NULL || (fd = fe_sock_fd(cs->sock)) < 0) {
         return 0;
     }
     if (wn->lowat == 0) {

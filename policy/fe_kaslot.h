@@ -4,16 +4,16 @@
  *        after the connection is gone.
  *
  * A worker takes a ready connection out of the keep-alive poll set
- * (fe_kapoll.c) without holding tq_mutex, so by the time it locks, the
- * listener may have timed that connection out, closed it and even reused
- * its memory.  The poll set therefore carries a tag, not a pointer: a slot
+ * (fdqueue/fe_kaset.c) without holding park.mutex, so by the time it
+ * locks, the listener may have timed that connection out, closed it and
+ * even reused its memory.  The poll set therefore carries a tag, not a pointer: a slot
  * index and the slot's arm generation.  Every arm, disarm, claim and
  * release bumps the generation, so a tag is good for exactly one claim,
  * and only while the arm that made it is the slot's latest.  Slots are
  * never freed while the child runs, so reading one through a stale tag is
  * always safe.
  *
- * The caller serialises every call on one table (tq_mutex).
+ * The caller serialises every call on one table (park.mutex).
  *
  * Pure component: APR only, no httpd headers, no clock, no system calls.
  */

@@ -3,11 +3,12 @@
  *
  * Owns: the doubly linked intrusive list of fe_tq_node_t, its count, and
  * the expiry arithmetic (saturation on overflow, the clock-went-backwards
- * rule, negative timeouts acting as 0).
+ * rule, negative timeouts acting as 0); sets of queues, one per timeout.
  *
  * Must not: read the clock (the caller passes now), lock anything (the
- * caller holds its own mutex), allocate memory, include httpd headers, or
- * touch the caller's struct beyond the embedded fe_tq_node_t.
+ * caller holds its own mutex), allocate memory (but fe_tqset_init(), once,
+ * from the caller's pool), include httpd headers, or touch the caller's
+ * struct beyond the embedded fe_tq_node_t.
  */
 
 #include "policy/fe_tq.h"
@@ -211,4 +212,40 @@ apr_time_t fe_tq_unsettled_stamp(const fe_tq_t *q)
     const fe_tq_node_t *n = tq_first_unsettled(q);
 
     return n != NULL ? n->stamp : FE_TQ_NEVER;
+}
+
+/* ------------------------------------------------------------ sets */
+
+void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p)
+{
+    set->qs = apr_pcalloc(p, (apr_size_t)cap * sizeof *set->qs);
+    set->n = 0;
+    set->cap = cap;
+}
+
+fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++) {
+        if (set->qs[i].timeout == timeout) {
+            return &set->qs[i];
+        }
+    }
+    if (set->n == set->cap) {
+        return &set->qs[set->n - 1];
+    }
+    fe_tq_init(&set->qs[set->n], timeout);
+    return &set->qs[set->n++];
+}
+
+unsigned int fe_tqset_count(const fe_tqset_t *set)
+{
+    unsigned int n = 0;
+    int i;
+
+    for (i = 0; i < set->n; i++) {
+        n += set->qs[i].count;
+    }
+    return n;
 }

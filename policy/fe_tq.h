@@ -13,6 +13,7 @@
 #define FE_TQ_H
 
 #include <apr.h>
+#include <apr_pools.h>
 #include <apr_time.h>
 
 /** Returned by fe_tq_next_expiry() for an empty queue. */
@@ -98,5 +99,28 @@ fe_tq_node_t *fe_tq_settle(fe_tq_t *q, apr_time_t upto);
 /** Stamp of the oldest entry fe_tq_settle() has not visited yet;
  *  FE_TQ_NEVER when there is none. */
 apr_time_t fe_tq_unsettled_stamp(const fe_tq_t *q);
+
+/**
+ * A set of timeout queues, one per distinct timeout value (keep-alive
+ * connections, say, wait as long as the KeepAliveTimeout of the virtual
+ * host that served their last request).  Sized once: the number of
+ * distinct values is at most the number of virtual hosts plus one.
+ */
+typedef struct fe_tqset {
+    fe_tq_t *qs;
+    int n, cap;
+} fe_tqset_t;
+
+/** An empty set with room for @a cap queues (cap >= 1) from @a p. */
+void fe_tqset_init(fe_tqset_t *set, int cap, apr_pool_t *p);
+
+/**
+ * The queue of @a set for @a timeout, created on first use.  When the set
+ * is full (it cannot be when sized as above) the last queue is returned.
+ */
+fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
+
+/** The entries of every queue of @a set. */
+unsigned int fe_tqset_count(const fe_tqset_t *set);
 
 #endif /* FE_TQ_H */

@@ -1,13 +1,30 @@
 /*
  * fe_child.c: a child process of mpm_fastevent.
  *
- * Owns: the order of a child's start (privileges, signal mask, child_init,
- * threads), its main thread (which waits on the pipe of death), and the
- * stop sequence (fe_child_signal_stop, then joining the threads).
+ * Owns: the order of a child's start (privileges, CPU and scheduling,
+ * signal mask, child_init, the child's runtime, threads), its main thread
+ * (which waits on the pipe of death, starts workers held back by a
+ * draining process, and keeps the child on its CPU), and the stop
+ * sequence (fe_child_signal_stop, then joining the threads).
  *
- * Must not: touch connections (fe_conn.c) or the pollset (fe_listener.c).
+ * The runtime is set up here, in dependency order: the runtime pool, the
+ * accept caps, the pools stack, the hand-off (fdqueue/fe_work.c), the
+ * parking (connection/fe_park.c), then the listener's pollset.
+ *
+ * Must not: touch connections (connection/fe_conn.c) or the pollset
+ * (connection/fe_listener.c).
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_listener.h"
+#include "connection/fe_park.h"
+#include "connection/fe_timer.h"
+#include "connection/fe_worker.h"
+#include "fdqueue/fe_work.h"
+#include "policy/fe_connstate.h"
+#include "process/fe_child.h"
+#include "process/fe_cpu.h"
+#include "scoreboard/fe_metrics.h"
+#include "scoreboard/fe_sb.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
@@ -21,8 +38,6 @@
 
 APLOG_USE_MODULE(mpm_fastevent);
 
-fe_child_t *fe_this_child;
-
 static volatile sig_atomic_t fe_sigterm_seen;
 
 static void fe_on_sigterm(int sig)
@@ -30,18 +45,17 @@ static void fe_on_sigterm(int sig)
     fe_sigterm_seen = 1;
 }
 
-static void fe_clean_exit(fe_child_t *ch, int code) __attribute__((noreturn));
-static void fe_clean_exit(fe_child_t *ch, int code)
+/* The end of a child: the child_stopping hooks if they did not run yet,
+ * then pchild (child_init's cleanups).  Returns @a code, the exit code. */
+static int fe_child_finish(fe_child_t *ch, int code)
 {
     fe_g.retained->mpm->mpm_state = AP_MPMQ_STOPPING;
-    if (ch && !ch->stopping_hooks_ran) {
-        ch->stopping_hooks_ran = 1;
+    if (!ch->stop.hooks_ran) {
+        ch->stop.hooks_ran = 1;
         ap_run_child_stopping(ch->pchild, 0);
     }
-    if (ch && ch->pchild) {
-        apr_pool_destroy(ch->pchild);
-    }
-    exit(code);
+    apr_pool_destroy(ch->pchild);
+    return code;
 }
 
 /*
@@ -50,17 +64,18 @@ static void fe_clean_exit(fe_child_t *ch, int code)
  * finishes what is in flight and closes idle connections.  Ungraceful:
  * in-flight sockets are shut down and the workers leave at once.
  */
-void fe_child_signal_stop(fe_child_t *ch, int graceful)
+void fe_child_signal_stop(fe_child_t *ch, fe_stop_e how)
 {
+    int graceful = how == FE_STOP_GRACEFUL;
     int i;
 
     fe_g.retained->mpm->mpm_state = AP_MPMQ_STOPPING;
-    if (!ch->listener_may_exit) {
-        ch->listener_may_exit = 1;
+    if (!ch->stop.listener_may_exit) {
+        ch->stop.listener_may_exit = 1;
     }
-    if (!graceful && !ch->ungraceful) {
-        ch->ungraceful = 1;
-        ch->workers_may_exit = 1;
+    if (!graceful && !ch->stop.ungraceful) {
+        ch->stop.ungraceful = 1;
+        ch->stop.workers_may_exit = 1;
         /* Pairs with the fence in fe_worker_thread() (busy_fd, then the
          * flag): a worker handed a connection just now either sees the
          * flag or has its descriptor seen below. */
@@ -69,8 +84,8 @@ void fe_child_signal_stop(fe_child_t *ch, int graceful)
         /* Make in-flight I/O fail now.  shutdown(), not close(): the
          * descriptor stays allocated, so it cannot be reused under the
          * worker's feet. */
-        for (i = 0; i < ch->nworkers; i++) {
-            int fd = ch->busy_fd[i];
+        for (i = 0; i < ch->wk.n; i++) {
+            int fd = ch->wk.busy_fd[i];
 
             if (fd >= 0) {
                 shutdown(fd, SHUT_RDWR);
@@ -79,8 +94,8 @@ void fe_child_signal_stop(fe_child_t *ch, int graceful)
     }
     fe_hold_stop_all(ch);
     fe_listener_wakeup(ch);
-    if (!ch->stopping_hooks_ran) {
-        ch->stopping_hooks_ran = 1;
+    if (!ch->stop.hooks_ran) {
+        ch->stop.hooks_ran = 1;
         ap_run_child_stopping(ch->pchild, graceful);
     }
 }
@@ -108,25 +123,25 @@ static apr_status_t fe_start_pending_workers(fe_child_t *ch)
     apr_status_t rv;
     int i;
 
-    for (i = 0; i < ch->nworkers && ch->nstarted < ch->nworkers; i++) {
+    for (i = 0; i < ch->wk.n && ch->wk.started < ch->wk.n; i++) {
         fe_worker_arg_t *arg;
 
-        if (ch->workers[i] != NULL || !fe_sb_row_free(ch->slot, i)) {
+        if (ch->wk.threads[i] != NULL || !fe_sb_row_free(ch->slot, i)) {
             continue;
         }
         arg = apr_palloc(ch->pruntime, sizeof *arg);
         arg->ch = ch;
         arg->tid = i;
         fe_sb_worker(ch->slot, i, SERVER_STARTING);
-        apr_atomic_inc32(&ch->workers_alive);
-        rv = fe_create_thread(ch, &ch->workers[i], fe_worker_thread, arg);
+        apr_atomic_inc32(&ch->wk.alive);
+        rv = fe_create_thread(ch, &ch->wk.threads[i], fe_worker_thread, arg);
         if (rv != APR_SUCCESS) {
-            apr_atomic_dec32(&ch->workers_alive);
-            ch->workers[i] = NULL;
+            apr_atomic_dec32(&ch->wk.alive);
+            ch->wk.threads[i] = NULL;
             fe_sb_worker(ch->slot, i, SERVER_DEAD);
             return rv;
         }
-        ch->nstarted++;
+        ch->wk.started++;
     }
     return APR_SUCCESS;
 }
@@ -153,28 +168,6 @@ static apr_status_t fe_start_threads(fe_child_t *ch)
     return fe_create_thread(ch, &ch->listener, fe_listener_thread, ch);
 }
 
-/*
- * While stopping gracefully, a worker leaves once the child has more
- * workers than open connections (keeping one for the listener's last
- * hand-offs), so a draining process frees scoreboard rows, and threads,
- * as its connections finish.
- */
-int fe_worker_may_leave(fe_child_t *ch)
-{
-    for (;;) {
-        apr_uint32_t alive = apr_atomic_read32(&ch->workers_alive);
-        apr_uint32_t conns = apr_atomic_read32(&ch->conns);
-
-        if (!ch->dying || alive <= 1 || alive <= conns) {
-            return 0;
-        }
-        if (apr_atomic_cas32(&ch->workers_alive, alive - 1, alive)
-            == alive) {
-            return 1;
-        }
-    }
-}
-
 static void fe_join_threads(fe_child_t *ch)
 {
     apr_status_t rv;
@@ -183,16 +176,17 @@ static void fe_join_threads(fe_child_t *ch)
     if (ch->listener) {
         apr_thread_join(&rv, ch->listener);
     }
-    for (i = 0; i < ch->nworkers; i++) {
-        if (ch->workers[i]) {
-            apr_thread_join(&rv, ch->workers[i]);
+    for (i = 0; i < ch->wk.n; i++) {
+        if (ch->wk.threads[i]) {
+            apr_thread_join(&rv, ch->wk.threads[i]);
         }
     }
 }
 
 /*
  * Main thread: until the listener has finished, watch our bucket's pipe of
- * death (a byte from the parent: '!' graceful, '$' now) and SIGTERM.  It
+ * death (a byte from the parent: '!' graceful, '$' now) and SIGTERM, and
+ * look at the child's CPU placement (at most once a second).  It
  * polls with a short timeout rather than blocking in read(), so a stop
  * that began gracefully can still be escalated, and no wakeup is lost
  * between checking a flag and blocking.
@@ -205,35 +199,37 @@ static void fe_main_thread_loop(fe_child_t *ch)
     apr_os_file_get(&fd, pod->pod_in);
     apr_signal(SIGTERM, fe_on_sigterm);
     apr_signal_unblock(SIGTERM);
-    while (!ch->listener_done) {
+    while (!ch->stop.listener_done) {
         struct pollfd pfd;
         int n;
 
         /* One byte stops one child: once stopping, leave the rest of
          * the bytes to our siblings and listen for SIGTERM only. */
-        pfd.fd = ch->listener_may_exit ? -1 : fd;
+        pfd.fd = ch->stop.listener_may_exit ? -1 : fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
         n = poll(&pfd, 1, 200);
-        if (ch->nstarted < ch->nworkers && !ch->listener_may_exit) {
+        if (ch->wk.started < ch->wk.n && !ch->stop.listener_may_exit) {
             fe_start_pending_workers(ch);
         }
         if (fe_sigterm_seen) {
-            fe_child_signal_stop(ch, 0);
+            fe_child_signal_stop(ch, FE_STOP_NOW);
         }
+        fe_cpu_tick(ch, apr_time_now());
         if (n <= 0 || pfd.fd < 0) {
             continue;
         }
         switch (ap_mpm_podx_check(pod)) {
         case AP_MPM_PODX_GRACEFUL:
-            fe_child_signal_stop(ch, 1);
+            fe_child_signal_stop(ch, FE_STOP_GRACEFUL);
             break;
         case AP_MPM_PODX_RESTART:
-            fe_child_signal_stop(ch, 0);
+            fe_child_signal_stop(ch, FE_STOP_NOW);
             break;
         default:
             if (pfd.revents & (POLLHUP | POLLERR)) {
-                fe_child_signal_stop(ch, 1);   /* the parent is gone */
+                /* the parent is gone */
+                fe_child_signal_stop(ch, FE_STOP_GRACEFUL);
             }
             break;
         }
@@ -258,16 +254,17 @@ static fe_child_t *fe_child_create(int slot, int bucket)
     ch->bucket = bucket;
     ch->pchild = pchild;
     ch->s = ap_server_conf;
-    ch->nworkers = fe_g.lim.threads_per_child;
-    ch->workers = apr_pcalloc(pchild, ch->nworkers * sizeof *ch->workers);
-    ch->busy_fd = apr_palloc(pchild, ch->nworkers * sizeof *ch->busy_fd);
-    memset((void *)ch->busy_fd, 0xff, ch->nworkers * sizeof *ch->busy_fd);
-    ch->busy_since = apr_pcalloc(pchild,
-                                 ch->nworkers * sizeof *ch->busy_since);
-    ch->worker_tids = apr_pcalloc(pchild,
-                                  ch->nworkers * sizeof *ch->worker_tids);
-    ch->conns_this_child = ap_max_requests_per_child > 0
-                           ? ap_max_requests_per_child : -1;
+    ch->wk.n = fe_g.lim.threads_per_child;
+    ch->wk.threads = apr_pcalloc(pchild, ch->wk.n * sizeof *ch->wk.threads);
+    ch->wk.busy_fd = apr_palloc(pchild, ch->wk.n * sizeof *ch->wk.busy_fd);
+    memset((void *)ch->wk.busy_fd, 0xff, ch->wk.n * sizeof *ch->wk.busy_fd);
+    ch->wk.busy_since = apr_pcalloc(pchild,
+                                    ch->wk.n * sizeof *ch->wk.busy_since);
+    ch->wk.tids = apr_pcalloc(pchild, ch->wk.n * sizeof *ch->wk.tids);
+    ch->acc.conns_left = ap_max_requests_per_child > 0
+                         ? ap_max_requests_per_child : -1;
+    ch->hold.pipe[0] = ch->hold.pipe[1] = -1;
+    ch->ka.ep = ch->ka.kick = ch->ka.all = -1;
     return ch;
 }
 
@@ -284,65 +281,140 @@ static void fe_close_other_buckets(fe_child_t *ch)
     }
 }
 
-void fe_child_main(int slot, int bucket)
+/* The runtime pool's allocator is locked: workers destroy transaction
+ * pools (its children) while the listener creates them, and every
+ * connection's pool and bucket allocator take their memory from it
+ * (fe_pool_get()).  Its free list is capped at MaxMemFree per child. */
+static apr_status_t fe_create_runtime_pool(fe_child_t *ch)
 {
-    fe_child_t *ch;
+    apr_allocator_t *a;
+    apr_thread_mutex_t *m;
     apr_status_t rv;
 
-    fe_g.retained->mpm->mpm_state = AP_MPMQ_STARTING;
-    ap_fatal_signal_child_setup(ap_server_conf);
+    rv = apr_allocator_create(&a);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_pool_create_ex(&ch->pruntime, ap_server_conf->process->pconf,
+                            NULL, a);
+    if (rv != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return rv;
+    }
+    apr_allocator_owner_set(a, ch->pruntime);
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+    apr_pool_tag(ch->pruntime, "pruntime");
+    rv = apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, ch->pruntime);
+    if (rv == APR_SUCCESS) {
+        apr_allocator_mutex_set(a, m);
+    }
+    return rv;
+}
 
-    ch = fe_child_create(slot, bucket);
-    fe_this_child = ch;
+/* The child's runtime, in the order the parts need each other.  Lingering
+ * connections do not count against the accept limit, so the caps leave
+ * room for as many again; every connection is in at most one place
+ * (parked, queued or on a worker), so the queue never overflows. */
+static apr_status_t fe_child_runtime(fe_child_t *ch)
+{
+    int tpc = fe_g.lim.threads_per_child;
+    apr_status_t rv;
+
+    rv = fe_create_runtime_pool(ch);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10132)
+                     "could not create the child's runtime pool");
+        return rv;
+    }
+    ch->acc.hard_cap = fe_child_conn_cap(tpc, fe_g.lim.worker_factor);
+    ch->acc.fresh_cap = fe_child_fresh_cap(tpc, fe_g.lim.worker_factor);
+    ch->pools.max = tpc;
+    ch->pools.stack = apr_pcalloc(ch->pruntime,
+                                  ch->pools.max * sizeof *ch->pools.stack);
+    rv = apr_thread_mutex_create(&ch->pools.mutex, APR_THREAD_MUTEX_DEFAULT,
+                                 ch->pruntime);
+    if (rv == APR_SUCCESS) {
+        rv = fe_work_setup(ch, ch->acc.hard_cap + ch->acc.fresh_cap + 16);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = fe_park_setup(ch);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10133)
+                     "could not create the worker queue or its mutexes");
+        return rv;
+    }
+    return fe_listener_setup(ch);
+}
+
+/* The child's start up to running threads; 0, or the exit code. */
+static int fe_child_start(fe_child_t *ch)
+{
+    apr_status_t rv;
+
     if (!fe_g.one_process) {
         rv = ap_thread_main_create(&ch->main_thread, ch->pchild);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, ch->s, FELOGNO(10122)
                          "ap_thread_main_create() failed");
-            fe_clean_exit(ch, APEXIT_CHILDFATAL);
+            return APEXIT_CHILDFATAL;
         }
         fe_close_other_buckets(ch);
     }
-    ap_reopen_scoreboard(ch->pchild, NULL, 0);
+    fe_sb_reopen(ch->pchild);
     /* Before a ChrootDir hides /proc, and before any thread starts:
      * threads that modules start in child_init inherit the place. */
     fe_cpu_start(ch);
     /* Threads inherit the policy of the thread that starts them. */
     fe_sched_start(ch);
     if (ap_run_drop_privileges(ch->pchild, ap_server_conf)) {
-        fe_clean_exit(ch, APEXIT_CHILDFATAL);
+        return APEXIT_CHILDFATAL;
     }
     /* Block the asynchronous signals in this thread and every thread
      * started after it, before modules start theirs in child_init. */
     apr_setup_signal_thread();
     /* Modules may register timed callbacks from child_init on. */
     if (fe_timers_setup(ch) != APR_SUCCESS) {
-        fe_clean_exit(ch, APEXIT_CHILDSICK);
+        return APEXIT_CHILDSICK;
     }
     ap_run_child_init(ch->pchild, ap_server_conf);
 
-    if (fe_listener_setup(ch) != APR_SUCCESS) {
-        fe_clean_exit(ch, APEXIT_CHILDSICK);
+    if (fe_child_runtime(ch) != APR_SUCCESS) {
+        return APEXIT_CHILDSICK;
     }
-    ch->metrics = fe_metrics_attach(slot);
+    ch->metrics = fe_metrics_attach(ch->slot);
     fe_metrics_cpu(ch->metrics, fe_cpu_placed(ch));
     if (fe_start_threads(ch) != APR_SUCCESS) {
-        fe_child_signal_stop(ch, 0);
+        fe_child_signal_stop(ch, FE_STOP_NOW);
         fe_join_threads(ch);
-        fe_clean_exit(ch, APEXIT_CHILDSICK);
+        return APEXIT_CHILDSICK;
+    }
+    return 0;
+}
+
+int fe_child_main(int slot, int bucket)
+{
+    fe_child_t *ch;
+    int code;
+
+    fe_g.retained->mpm->mpm_state = AP_MPMQ_STARTING;
+    ap_fatal_signal_child_setup(ap_server_conf);
+
+    ch = fe_child_create(slot, bucket);
+    fe_this_child = ch;
+    code = fe_child_start(ch);
+    if (code != 0) {
+        return fe_child_finish(ch, code);
     }
     fe_g.retained->mpm->mpm_state = AP_MPMQ_RUNNING;
-
     if (fe_g.one_process) {
         apr_signal_thread(fe_one_process_signal);
-        fe_child_signal_stop(ch, 0);
+        fe_child_signal_stop(ch, FE_STOP_NOW);
     }
     else {
         fe_main_thread_loop(ch);
     }
     fe_join_threads(ch);
-    if (fe_g.one_process) {
-        fe_note_child_stopped(0, 0, 0);
-    }
-    fe_clean_exit(ch, ch->resource_shortage ? APEXIT_CHILDSICK : 0);
+    return fe_child_finish(ch, ch->stop.resource_shortage ? APEXIT_CHILDSICK
+                                                          : 0);
 }

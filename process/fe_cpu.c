@@ -7,7 +7,7 @@
  * Owns: this process's CPU mask and scheduling policy.  A child looks at
  * the scoreboard's process rows when it starts, before child_init, so that
  * the threads modules start (mod_http2's workers) inherit its place, and
- * then at most once a second from the listener loop.  When its place
+ * then at most once a second from the child's main thread.  When its place
  * changed it sets the mask of every thread of the process
  * (/proc/self/task).
  *
@@ -17,8 +17,10 @@
  */
 #include "mpm_fastevent.h"
 #include "policy/fe_place.h"
+#include "process/fe_cpu.h"
+#include "scoreboard/fe_metrics.h"
+#include "scoreboard/fe_sb.h"
 #include "http_log.h"
-#include "scoreboard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +35,10 @@
 
 APLOG_USE_MODULE(mpm_fastevent);
 
+/* The main thread looks at the scoreboard this often.  Siblings that
+ * start at the same time appear in it one after the other, and a child
+ * moves only on an answer two looks in a row gave (fe_cpu_check()). */
 #define FE_CPU_EVERY apr_time_from_sec(1)
-/* Siblings that start at the same time appear in the scoreboard one
- * after the other: for this long after its start, even an idle child
- * looks again every FE_CPU_EVERY.  Later it looks when its listener
- * wakes anyway, which is what matters: an idle child's place does not. */
-#define FE_CPU_SETTLE apr_time_from_sec(5)
 
 #if defined(__linux__) && defined(CPU_SET)
 
@@ -51,7 +51,6 @@ struct fe_cpu {
     int placed;               /* CPU number, or FE_PLACE_ANY */
     int pending;              /* last check's answer, not yet applied */
     apr_time_t checked_at;
-    apr_time_t started_at;
 };
 
 /* Give every thread of the process @a set, pass after pass until a pass
@@ -99,15 +98,9 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
 static int fe_cpu_wanted(fe_child_t *ch, int *count)
 {
     struct fe_cpu *c = ch->cpu;
-    ap_generation_t gen = fe_g.retained->mpm->my_generation;
-    int i, n = fe_g.lim.server_limit, rank, idx;
+    int n = fe_g.lim.server_limit, rank, idx;
 
-    for (i = 0; i < n; i++) {
-        process_score *ps = ap_get_scoreboard_process(i);
-
-        c->live[i] = ps->pid != 0 && !ps->quiescing
-                     && ps->generation == gen;
-    }
+    fe_sb_live_processes(fe_g.retained->mpm->my_generation, c->live, n);
     rank = fe_place_rank(c->live, n, ch->slot, count);
     idx = fe_place_cpu(c->ncpus, *count, rank);
     return idx == FE_PLACE_ANY ? FE_PLACE_ANY : c->ids[idx];
@@ -199,7 +192,7 @@ void fe_cpu_start(fe_child_t *ch)
     c->ncpus = k;
     c->live = apr_pcalloc(ch->pchild, fe_g.lim.server_limit);
     c->placed = c->pending = FE_PLACE_ANY;
-    c->started_at = c->checked_at = apr_time_now();
+    c->checked_at = apr_time_now();
     ch->cpu = c;
     fe_cpu_check(ch, 0);
 }
@@ -208,7 +201,7 @@ void fe_cpu_tick(fe_child_t *ch, apr_time_t now)
 {
     struct fe_cpu *c = ch->cpu;
 
-    if (c == NULL || ch->dying) {
+    if (c == NULL || ch->stop.dying) {
         return;
     }
     if (now - c->checked_at < FE_CPU_EVERY && now >= c->checked_at) {
@@ -223,17 +216,6 @@ int fe_cpu_placed(const fe_child_t *ch)
     return ch->cpu != NULL ? ch->cpu->placed : FE_PLACE_ANY;
 }
 
-apr_time_t fe_cpu_next_check(const fe_child_t *ch)
-{
-    const struct fe_cpu *c = ch->cpu;
-
-    if (c == NULL || ch->dying
-        || (c->checked_at >= c->started_at + FE_CPU_SETTLE
-            && c->pending == c->placed)) {
-        return (apr_time_t)APR_INT64_MAX;
-    }
-    return c->checked_at + FE_CPU_EVERY;
-}
 
 #else  /* no sched_setaffinity(): every child runs anywhere */
 
@@ -250,10 +232,6 @@ int fe_cpu_placed(const fe_child_t *ch)
     return FE_PLACE_ANY;
 }
 
-apr_time_t fe_cpu_next_check(const fe_child_t *ch)
-{
-    return (apr_time_t)APR_INT64_MAX;
-}
 
 #endif
 

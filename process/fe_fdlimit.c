@@ -16,6 +16,7 @@
  * just fewer connections).
  */
 #include "mpm_fastevent.h"
+#include "process/fe_fdlimit.h"
 #include "policy/fe_connstate.h"
 #include "http_log.h"
 #include "http_main.h"
@@ -50,7 +51,7 @@ static unsigned int fe_max_listeners(void)
     return best;
 }
 
-void fe_check_nofile(server_rec *s, int preflight)
+void fe_check_nofile(server_rec *s, fe_nofile_when_e when)
 {
     const fe_limits_t *l = &fe_g.lim;
     unsigned int cap = fe_child_conn_cap(l->threads_per_child,
@@ -60,6 +61,7 @@ void fe_check_nofile(server_rec *s, int preflight)
     unsigned long need = fe_nofile_need(l->threads_per_child,
                                         l->worker_factor, fe_max_listeners(),
                                         FE_NOFILE_RESERVE);
+    int preflight = when == FE_NOFILE_PREFLIGHT;
     int flags = preflight ? APLOG_STARTUP : 0;
     server_rec *ls = preflight ? NULL : s;
     struct rlimit rl;

@@ -14,8 +14,13 @@
  * Must not: block signals, or run any connection code.
  */
 #include "mpm_fastevent.h"
-#include "policy/fe_spawn.h"
 #include "policy/fe_connstate.h"
+#include "policy/fe_spawn.h"
+#include "process/fe_child.h"
+#include "process/fe_fdlimit.h"
+#include "process/fe_parent.h"
+#include "scoreboard/fe_metrics.h"
+#include "scoreboard/fe_sb.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
@@ -97,8 +102,9 @@ static int fe_ghost_of_pid(pid_t pid)
     return -1;
 }
 
-/* Is the row's writer a live ghost of this slot?  (ws->pid is written by
- * children, so it only decides which rows to mark dead, never a kill.) */
+/* Is the row's writer a live ghost of this slot?  (Worker rows are
+ * written by children, so this only decides which rows to mark dead,
+ * never a kill.) */
 static int fe_row_held_by_ghost(int slot, pid_t pid)
 {
     int i;
@@ -111,24 +117,33 @@ static int fe_row_held_by_ghost(int slot, pid_t pid)
     return 0;
 }
 
-/* Mark dead the rows of @a slot written by @a pid, or (pid 0) every row
- * not held by a live ghost. */
-static void fe_rows_dead(int slot, pid_t pid)
+/* Mark dead the worker rows of @a slot that @a pid wrote. */
+static void fe_rows_dead_of(int slot, pid_t pid)
 {
     int i;
 
     for (i = 0; i < fe_g.lim.thread_limit; i++) {
-        worker_score *ws = ap_get_scoreboard_worker_from_indexes(slot, i);
+        if (fe_sb_row_pid(slot, i) == pid) {
+            fe_sb_row_dead(slot, i);
+        }
+    }
+}
 
-        if (pid ? ws->pid == pid : !fe_row_held_by_ghost(slot, ws->pid)) {
-            ap_update_child_status_from_indexes(slot, i, SERVER_DEAD, NULL);
+/* Mark dead every worker row of @a slot not held by a live ghost. */
+static void fe_rows_dead_unheld(int slot)
+{
+    int i;
+
+    for (i = 0; i < fe_g.lim.thread_limit; i++) {
+        if (!fe_row_held_by_ghost(slot, fe_sb_row_pid(slot, i))) {
+            fe_sb_row_dead(slot, i);
         }
     }
 }
 
 static void fe_ghost_stopped(int g)
 {
-    fe_rows_dead(ghosts[g].slot, ghosts[g].pid);
+    fe_rows_dead_of(ghosts[g].slot, ghosts[g].pid);
     ap_run_child_status(ap_server_conf, ghosts[g].pid, ghosts[g].gen,
                         ghosts[g].slot, MPM_CHILD_EXITED);
     ghosts[g].pid = 0;
@@ -150,41 +165,33 @@ static int fe_slot_of_pid(pid_t pid)
 static void fe_note_child_started(int slot, pid_t pid)
 {
     fe_retained_t *rt = fe_g.retained;
-    process_score *ps = ap_get_scoreboard_process(slot);
 
     slots[slot].pid = pid;
     slots[slot].gen = rt->mpm->my_generation;
     slots[slot].quiescing = 0;
-    ps->pid = pid;
-    ps->generation = rt->mpm->my_generation;
-    ps->quiescing = 0;
-    ps->not_accepting = 0;
+    fe_sb_process_claim(slot, pid, rt->mpm->my_generation);
     rt->total_daemons++;
     rt->active_daemons++;
     ap_run_child_status(ap_server_conf, pid, rt->mpm->my_generation, slot,
                         MPM_CHILD_STARTED);
 }
 
-void fe_note_child_stopped(int slot, pid_t pid, ap_generation_t gen)
+static void fe_note_child_stopped(int slot, pid_t pid, ap_generation_t gen)
 {
     fe_retained_t *rt = fe_g.retained;
-    process_score *ps;
 
     if (slot < 0 || slot >= fe_g.lim.server_limit) {
         ap_run_child_status(ap_server_conf, pid, gen, -1, MPM_CHILD_EXITED);
         return;
     }
-    ps = ap_get_scoreboard_process(slot);
-    fe_rows_dead(slot, 0);
+    fe_rows_dead_unheld(slot);
     ap_run_child_status(ap_server_conf, pid, slots[slot].gen, slot,
                         MPM_CHILD_EXITED);
     if (!slots[slot].quiescing) {
         rt->active_daemons--;
     }
     rt->total_daemons--;
-    ps->pid = 0;
-    ps->quiescing = 0;
-    ps->not_accepting = 0;
+    fe_sb_process_release(slot);
     slots[slot].pid = 0;
     slots[slot].quiescing = 0;
 }
@@ -205,8 +212,12 @@ static int fe_make_child(server_rec *s, int slot, int bucket)
     }
     slots[slot].bucket = bucket;
     if (fe_g.one_process) {
+        int code;
+
         fe_note_child_started(slot, getpid());
-        fe_child_main(slot, 0);
+        code = fe_child_main(slot, 0);
+        fe_note_child_stopped(slot, 0, 0);
+        exit(code);
     }
     pid = fork();
     if (pid == -1) {
@@ -220,7 +231,7 @@ static int fe_make_child(server_rec *s, int slot, int bucket)
         ap_thread_current_after_fork();
         /* The parent's SIGTERM handler would only set a flag here. */
         apr_signal(SIGTERM, SIG_DFL);
-        fe_child_main(slot, bucket);
+        exit(fe_child_main(slot, bucket));
     }
     fe_note_child_started(slot, pid);
     return 0;
@@ -281,66 +292,46 @@ static int fe_start_children(server_rec *s, int n, int bucket_only)
 
 /* ------------------------------------------------------------ maintenance */
 
-static int fe_status_valid(int status)
-{
-    return status >= SERVER_DEAD && status < SERVER_NUM_STATUS;
-}
-
 /* Count one bucket's threads for the spawn policy (scoreboard = hints). */
 static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
 {
-    unsigned int kept;
     fe_retained_t *rt = fe_g.retained;
-    int i, j, tpc = fe_g.lim.threads_per_child;
+    ap_generation_t gen = rt->mpm->my_generation;
     apr_uint64_t conns = 0;
+    int i;
 
     for (i = 0; i < fe_g.lim.server_limit; i++) {
-        process_score *ps;
+        fe_sb_view_t v;
         int usable;
 
         if (i % fe_g.num_buckets != bucket) {
             continue;
         }
-        if (slots[i].pid == 0
-            || slots[i].gen != rt->mpm->my_generation) {
+        if (slots[i].pid == 0 || slots[i].gen != gen) {
             in->free_slots++;        /* free, or ours to take over */
         }
         if (slots[i].pid == 0) {
             continue;
         }
-        ps = ap_get_scoreboard_process(i);
-        if (ps->quiescing && !slots[i].quiescing) {
+        fe_sb_process_view(i, fe_g.lim.threads_per_child, &v);
+        if (v.quiescing && !slots[i].quiescing) {
             slots[i].quiescing = 1;      /* the child began stopping */
             rt->active_daemons--;
         }
-        usable = !slots[i].quiescing && !ps->not_accepting
-                 && slots[i].gen == rt->mpm->my_generation;
-        if (!slots[i].quiescing && slots[i].gen == rt->mpm->my_generation
-            && ps->connections > ps->lingering_close) {
-            conns += ps->connections - ps->lingering_close;
+        usable = !slots[i].quiescing && !v.not_accepting
+                 && slots[i].gen == gen;
+        if (!slots[i].quiescing && slots[i].gen == gen
+            && v.connections > v.lingering) {
+            conns += v.connections - v.lingering;
         }
-        kept = 0;
-        for (j = 0; j < tpc; j++) {
-            int st = ap_get_scoreboard_worker_from_indexes(i, j)->status;
-
-            if (!fe_status_valid(st)) {
-                continue;
-            }
-            kept += st == SERVER_BUSY_KEEPALIVE;
-            if (st <= SERVER_READY && usable) {
-                in->idle_threads++;
-            }
-            if (st >= SERVER_READY && st < SERVER_GRACEFUL) {
-                in->busy_threads++;
-            }
-        }
-        /* K rows of workers holding a keep-alive connection (fe_hold)
-         * are spare: given back the moment work waits.  Other K rows
-         * (mod_http2 waiting on an idle connection) are busy. */
+        in->busy_threads += v.busy;
         if (usable) {
+            /* K rows of workers holding a keep-alive connection (holds)
+             * are spare: given back the moment work waits.  Other K rows
+             * (mod_http2 waiting on an idle connection) are busy. */
             unsigned int h = fe_metrics_holders(i);
 
-            in->idle_threads += (int)(h < kept ? h : kept);
+            in->idle_threads += v.idle + (int)(h < v.kept ? h : v.kept);
         }
     }
     in->conns = conns > INT_MAX ? INT_MAX : (int)conns;
@@ -542,7 +533,7 @@ static void fe_wait(apr_proc_t *proc, apr_exit_why_e *why, int *status,
         ap_run_monitor(p, s);
     }
     rv = apr_proc_wait_all_procs(proc, status, why, APR_NOWAIT, p);
-    ap_update_global_status();
+    fe_sb_global_tick();
     if (APR_STATUS_IS_CHILD_DONE(rv)) {
         return;
     }
@@ -551,7 +542,7 @@ static void fe_wait(apr_proc_t *proc, apr_exit_why_e *why, int *status,
 }
 
 /* Signal and wait for every child we forked, escalating to SIGKILL. */
-static void fe_reclaim(server_rec *s, int terminate)
+static void fe_reclaim(server_rec *s)
 {
     static const int send_at[] = { 0, 3, 5, 7 };   /* seconds: SIGTERM */
     apr_time_t start = apr_time_now();
@@ -562,12 +553,12 @@ static void fe_reclaim(server_rec *s, int terminate)
         int elapsed = (int)apr_time_sec(apr_time_now() - start);
         int sig = 0;
 
-        if (terminate && next < sizeof send_at / sizeof send_at[0]
+        if (next < sizeof send_at / sizeof send_at[0]
             && elapsed >= send_at[next]) {
             sig = SIGTERM;
             next++;
         }
-        else if (terminate && elapsed >= 9 && !killed) {
+        else if (elapsed >= 9 && !killed) {
             sig = SIGKILL;
             killed = 1;
         }
@@ -716,7 +707,7 @@ static int fe_graceful_stop(server_rec *s, apr_pool_t *pconf)
         }
     }
     fe_pods_killpg(AP_MPM_PODX_RESTART);
-    fe_reclaim(s, 1);
+    fe_reclaim(s);
     return DONE;
 }
 
@@ -726,7 +717,7 @@ static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
 
     if (rt->mpm->shutdown_pending && rt->mpm->is_ungraceful) {
         fe_pods_killpg(AP_MPM_PODX_RESTART);
-        fe_reclaim(s, 1);
+        fe_reclaim(s);
         ap_remove_pid(pconf, ap_pid_fname);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10109)
                      "caught SIGTERM, shutting down");
@@ -737,7 +728,7 @@ static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
     }
     /* A restart: the next generation starts when we return OK. */
     rt->mpm->my_generation++;
-    ap_scoreboard_image->global->running_generation = rt->mpm->my_generation;
+    fe_sb_set_generation(rt->mpm->my_generation);
     rt->maxworkers_reported = 0;
     rt->sb_full_reported = 0;
     if (!rt->mpm->is_ungraceful) {
@@ -749,7 +740,7 @@ static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10111)
                  "SIGHUP received.  Attempting to restart");
     fe_pods_killpg(AP_MPM_PODX_RESTART);
-    fe_reclaim(s, 1);
+    fe_reclaim(s);
     return OK;
 }
 
@@ -762,14 +753,13 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
     remaining_to_start = 0;
     ap_log_pid(pconf, ap_pid_fname);
     if (!rt->mpm->was_graceful) {
-        if (ap_run_pre_mpm(s->process->pool, SB_SHARED) != OK) {
+        if (fe_sb_create(s->process->pool) != OK) {
             rt->mpm->mpm_state = AP_MPMQ_STOPPING;
             return !OK;
         }
-        ap_scoreboard_image->global->running_generation
-            = rt->mpm->my_generation;
+        fe_sb_set_generation(rt->mpm->my_generation);
     }
-    fe_check_nofile(s, 0);
+    fe_check_nofile(s, FE_NOFILE_GENERATION);
     fe_metrics_init(s);
     slots = fe_slots_get(fe_g.lim.server_limit);
     fe_ghosts_get(fe_g.lim.server_limit);
@@ -799,7 +789,7 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
     rt->mpm->mpm_state = AP_MPMQ_STOPPING;
     if (child_fatal) {
         fe_pods_killpg(AP_MPM_PODX_RESTART);
-        fe_reclaim(s, 1);
+        fe_reclaim(s);
         ap_remove_pid(pconf, ap_pid_fname);
         ap_log_error(APLOG_MARK, APLOG_ALERT, 0, s, FELOGNO(10114)
                      "a child process could not start (fatal error, see "

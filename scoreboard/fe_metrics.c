@@ -16,6 +16,8 @@
  * contents beyond printing them.
  */
 #include "mpm_fastevent.h"
+#include "scoreboard/fe_metrics.h"
+#include "scoreboard/fe_sb.h"
 #include "policy/fe_hist.h"
 #include "http_log.h"
 #include "http_main.h"
@@ -131,12 +133,20 @@ void fe_metrics_accepted(fe_metrics_t *m)
     }
 }
 
-/* @counted: a pause for capacity (not a deferral to a sibling). */
-void fe_metrics_paused(fe_metrics_t *m, int accepting, int counted)
+/* A pause for capacity; a deferral to a sibling is neither shown nor
+ * counted (the listener does not call this for one). */
+void fe_metrics_paused(fe_metrics_t *m)
 {
-    if (m != NULL && (accepting || counted)) {
-        m->accepting = accepting;   /* a deferral to a sibling: not shown */
-        m->pauses += !accepting;
+    if (m != NULL) {
+        m->accepting = 0;
+        m->pauses++;
+    }
+}
+
+void fe_metrics_resumed(fe_metrics_t *m)
+{
+    if (m != NULL) {
+        m->accepting = 1;
     }
 }
 
@@ -160,9 +170,9 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
     }
     /* The queue gauge takes the queue's lock: not on every iteration. */
     if (now - ch->gauges_at >= apr_time_from_msec(50) || now < ch->gauges_at) {
-        m->holders = apr_atomic_read32(&ch->holders);
+        m->holders = apr_atomic_read32(&ch->hold.holders);
         m->queue_depth = fe_queue_length(ch->queue);
-        m->stuck = ch->stuck;
+        m->stuck = ch->acc.stuck;
         ch->gauges_at = now;
     }
     if (now - ch->rate_since >= apr_time_from_sec(1) || now < ch->rate_since) {
@@ -194,7 +204,7 @@ void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited)
 }
 
 /* Worker (hits, misses) or any thread (preemptions): keep-alive holds. */
-void fe_metrics_hold(fe_metrics_t *m, int outcome)
+void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome)
 {
     if (m != NULL) {
         apr_atomic_inc64(outcome == FE_HOLD_HIT ? &m->hold_hits
@@ -234,7 +244,7 @@ unsigned int fe_metrics_holders(int slot)
         return 0;
     }
     m = &seg->slots[slot];
-    return m->pid != 0 && m->pid == ap_get_scoreboard_process(slot)->pid
+    return m->pid != 0 && m->pid == fe_sb_process_pid(slot)
            ? m->holders : 0;
 }
 
@@ -249,9 +259,7 @@ typedef struct fe_totals {
 
 static int fe_metrics_live(const fe_metrics_t *m, int slot)
 {
-    process_score *ps = ap_get_scoreboard_process(slot);
-
-    return m->pid != 0 && ps->pid == m->pid;
+    return m->pid != 0 && fe_sb_process_pid(slot) == m->pid;
 }
 
 static void fe_add(fe_totals_t *t, const fe_metrics_t *m)

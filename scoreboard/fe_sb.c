@@ -1,20 +1,115 @@
 /*
- * fe_sb.c: every write mpm_fastevent makes to the shared scoreboard that
- * mod_status reads.  Worker rows are written by their own worker thread
- * (status) or by the listener when the child starts stopping (all rows
- * GRACEFUL); the process row's counters by the listener; pid, generation
- * and the reaping reset by the parent (fe_parent.c, through the core's
- * helpers).
+ * fe_sb.c: every read and write mpm_fastevent makes of the shared
+ * scoreboard that mod_status reads (fe_sb.h).
+ *
+ * Writers: a worker writes its own row; the listener writes all of its
+ * child's rows when the child starts stopping (GRACEFUL) and the process
+ * row's counters on every pass; any thread publishes the connection
+ * counters when one changes; the parent writes pid, generation and the
+ * reaping reset of the process rows, and marks the rows of a reaped
+ * process dead.  Readers: the parent (the spawn policy's counts), the
+ * listener (siblings' room, the number of processes of its bucket), the
+ * main thread (CPU placement), the status handler (which rows are live).
  *
  * Must not: be called with a slot/thread outside the scoreboard; decide
- * anything (callers pass what to write).
+ * anything (callers pass what to write, and decide from what is read).
  */
 #include "mpm_fastevent.h"
+#include "scoreboard/fe_sb.h"
+#include "policy/fe_tq.h"
 #include "ap_mpm.h"
 
 #include <apr_atomic.h>
 
 APLOG_USE_MODULE(mpm_fastevent);
+
+/* ------------------------------------------------------------ parent */
+
+int fe_sb_create(apr_pool_t *p)
+{
+    return ap_run_pre_mpm(p, SB_SHARED);
+}
+
+void fe_sb_set_generation(ap_generation_t gen)
+{
+    ap_scoreboard_image->global->running_generation = gen;
+}
+
+void fe_sb_global_tick(void)
+{
+    ap_update_global_status();
+}
+
+void fe_sb_process_claim(int slot, pid_t pid, ap_generation_t gen)
+{
+    process_score *ps = ap_get_scoreboard_process(slot);
+
+    ps->pid = pid;
+    ps->generation = gen;
+    ps->quiescing = 0;
+    ps->not_accepting = 0;
+}
+
+void fe_sb_process_release(int slot)
+{
+    process_score *ps = ap_get_scoreboard_process(slot);
+
+    ps->pid = 0;
+    ps->quiescing = 0;
+    ps->not_accepting = 0;
+}
+
+/* ws->pid is written by children: callers use it to decide which rows
+ * to mark dead, never whom to signal. */
+pid_t fe_sb_row_pid(int slot, int thread)
+{
+    return ap_get_scoreboard_worker_from_indexes(slot, thread)->pid;
+}
+
+void fe_sb_row_dead(int slot, int thread)
+{
+    ap_update_child_status_from_indexes(slot, thread, SERVER_DEAD, NULL);
+}
+
+static int fe_status_valid(int status)
+{
+    return status >= SERVER_DEAD && status < SERVER_NUM_STATUS;
+}
+
+void fe_sb_process_view(int slot, int threads, fe_sb_view_t *v)
+{
+    process_score *ps = ap_get_scoreboard_process(slot);
+    int j;
+
+    v->quiescing = ps->quiescing != 0;
+    v->not_accepting = ps->not_accepting != 0;
+    v->connections = ps->connections;
+    v->lingering = ps->lingering_close;
+    v->idle = v->busy = 0;
+    v->kept = 0;
+    for (j = 0; j < threads; j++) {
+        int st = ap_get_scoreboard_worker_from_indexes(slot, j)->status;
+
+        if (!fe_status_valid(st)) {
+            continue;
+        }
+        v->kept += st == SERVER_BUSY_KEEPALIVE;
+        v->idle += st <= SERVER_READY;
+        v->busy += st >= SERVER_READY && st < SERVER_GRACEFUL;
+    }
+}
+
+/* ------------------------------------------------------------ children */
+
+void fe_sb_reopen(apr_pool_t *p)
+{
+    ap_reopen_scoreboard(p, NULL, 0);
+}
+
+pid_t fe_sb_process_pid(int slot)
+{
+    return ap_get_scoreboard_process(slot)->pid;
+}
 
 void fe_sb_worker(int slot, int thread, int status)
 {
@@ -35,13 +130,12 @@ void fe_sb_worker_start(int slot, int thread)
     ap_update_child_status_from_indexes(slot, thread, SERVER_STARTING, NULL);
 }
 
-/* Every row a thread of this child runs in (not a ghost's rows). */
 void fe_sb_all_workers(fe_child_t *ch, int status)
 {
     int i;
 
-    for (i = 0; i < ch->nworkers; i++) {
-        if (ch->workers[i] != NULL) {
+    for (i = 0; i < ch->wk.n; i++) {
+        if (ch->wk.threads[i] != NULL) {
             ap_update_child_status_from_indexes(ch->slot, i, status, NULL);
         }
     }
@@ -58,7 +152,7 @@ static process_score *fe_sb_own_row(fe_child_t *ch)
 
 /* The connection counters kept in atomics; any thread, whenever one
  * changes.  Workers take idle keep-alive connections without the
- * listener (fe_kapoll.c), so its passes alone would leave the row stale
+ * listener (fdqueue/fe_kaset.c), so its passes alone would leave the row stale
  * for seconds -- and siblings balance accepts on it (fe_sibling_room),
  * the parent spawns on it, mod_status prints it. */
 void fe_sb_publish_conns(fe_child_t *ch)
@@ -66,33 +160,20 @@ void fe_sb_publish_conns(fe_child_t *ch)
     process_score *ps = fe_sb_own_row(ch);
 
     if (ps != NULL) {
-        ps->connections = apr_atomic_read32(&ch->conns);
-        ps->lingering_close = apr_atomic_read32(&ch->lingering);
-        ps->suspended = apr_atomic_read32(&ch->suspended);
+        ps->connections = apr_atomic_read32(&ch->count.conns);
+        ps->lingering_close = apr_atomic_read32(&ch->count.lingering);
+        ps->suspended = apr_atomic_read32(&ch->count.suspended);
     }
 }
 
-/* Idle keep-alive connections: the sum of the keep-alive queues (read
- * under tq_mutex for an exact figure). */
-unsigned int fe_sb_keepalive_count(const fe_child_t *ch)
-{
-    unsigned int n = 0;
-    int i;
-
-    for (i = 0; i < ch->ka_qs.n; i++) {
-        n += ch->ka_qs.qs[i].count;
-    }
-    return n;
-}
-
-/* Pre-condition: tq_mutex held.  The keep-alive count, after a worker
+/* Pre-condition: park.mutex held.  The keep-alive count, after a worker
  * parked or took an idle keep-alive connection. */
 void fe_sb_publish_keepalive(fe_child_t *ch)
 {
     process_score *ps = fe_sb_own_row(ch);
 
     if (ps != NULL) {
-        ps->keep_alive = fe_sb_keepalive_count(ch);
+        ps->keep_alive = fe_tqset_count(&ch->park.ka_qs);
     }
 }
 
@@ -105,16 +186,16 @@ void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
     if (ps == NULL) {
         return;
     }
-    ch->published_conns = apr_atomic_read32(&ch->conns);
-    ps->connections = ch->published_conns;
-    ps->lingering_close = apr_atomic_read32(&ch->lingering);
-    ps->suspended = apr_atomic_read32(&ch->suspended);
+    ch->count.published = apr_atomic_read32(&ch->count.conns);
+    ps->connections = ch->count.published;
+    ps->lingering_close = apr_atomic_read32(&ch->count.lingering);
+    ps->suspended = apr_atomic_read32(&ch->count.suspended);
     ps->keep_alive = keep_alive;
-    ps->write_completion = ch->wc_count;
-    ps->wait_io = ch->waitio_count;
+    ps->write_completion = ch->park.wc_count;
+    ps->wait_io = ch->park.waitio_count;
 }
 
-void fe_sb_set_accepting(fe_child_t *ch, int accepting)
+void fe_sb_set_accepting(fe_child_t *ch, fe_sb_accepting_e accepting)
 {
     process_score *ps = fe_sb_own_row(ch);
 
@@ -132,9 +213,79 @@ void fe_sb_set_quiescing(fe_child_t *ch)
     }
 }
 
-/* Rows this child may start a worker in: those no other process uses. */
 int fe_sb_row_free(int slot, int thread)
 {
     return ap_get_scoreboard_worker_from_indexes(slot, thread)->status
            == SERVER_DEAD;
+}
+
+void fe_sb_handle_create(ap_sb_handle_t **sbh, apr_pool_t *p, int slot,
+                         int thread)
+{
+    ap_create_sb_handle(sbh, p, slot, thread);
+}
+
+void fe_sb_handle_move(ap_sb_handle_t *sbh, int slot, int thread)
+{
+    ap_update_sb_handle(sbh, slot, thread);
+}
+
+void fe_sb_conn_status(conn_rec *c, int status)
+{
+    ap_update_child_status(c->sbh, status, NULL);
+}
+
+/* ------------------------------------------------------------ siblings */
+
+/* Same bucket, same generation as @a own, not stopping. */
+static int fe_sb_sibling(const fe_child_t *ch, int i,
+                         const process_score *own, const process_score *ps)
+{
+    return i % fe_g.num_buckets == ch->bucket && ps->pid != 0
+           && !ps->quiescing && ps->generation == own->generation;
+}
+
+int fe_sb_bucket_processes(fe_child_t *ch)
+{
+    process_score *own = ap_get_scoreboard_process(ch->slot);
+    int i, n = 0;
+
+    for (i = 0; i < fe_g.lim.server_limit; i++) {
+        n += fe_sb_sibling(ch, i, own, ap_get_scoreboard_process(i));
+    }
+    return n;
+}
+
+unsigned int fe_sb_sibling_room(fe_child_t *ch)
+{
+    process_score *own = ap_get_scoreboard_process(ch->slot);
+    unsigned int best = 0, tpc = (unsigned int)ch->wk.n;
+    int i;
+
+    for (i = 0; i < fe_g.lim.server_limit; i++) {
+        process_score *ps = ap_get_scoreboard_process(i);
+        unsigned int active;
+
+        if (i == ch->slot || !fe_sb_sibling(ch, i, own, ps)
+            || ps->not_accepting) {
+            continue;
+        }
+        active = ps->connections > ps->lingering_close
+                 ? ps->connections - ps->lingering_close : 0;
+        if (active < tpc && tpc - active > best) {
+            best = tpc - active;
+        }
+    }
+    return best;
+}
+
+void fe_sb_live_processes(ap_generation_t gen, unsigned char *live, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        process_score *ps = ap_get_scoreboard_process(i);
+
+        live[i] = ps->pid != 0 && !ps->quiescing && ps->generation == gen;
+    }
 }

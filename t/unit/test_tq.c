@@ -526,6 +526,36 @@ static void test_settle_sweep(void)
     }
 }
 
+/* A set hands out one queue per distinct timeout, the same one for the
+ * same timeout, and counts the entries of all of them; when full (it
+ * cannot be when sized one per virtual host) it answers with its last
+ * queue rather than failing. */
+static void test_set(void)
+{
+    fe_tqset_t set;
+    fe_tq_t *a, *b, *c;
+
+    reset_nodes();
+    fe_tqset_init(&set, 2, fe_test_pool);
+    FE_ASSERT_EQ_INT(fe_tqset_count(&set), 0);
+    a = fe_tqset_get(&set, 5);
+    b = fe_tqset_get(&set, 15);
+    CU_ASSERT_PTR_NOT_EQUAL(a, b);
+    CU_ASSERT_PTR_EQUAL(fe_tqset_get(&set, 5), a);
+    FE_ASSERT_EQ_INT(a->timeout, 5);
+    FE_ASSERT_EQ_INT(b->timeout, 15);
+    FE_ASSERT_EQ_INT(set.n, 2);
+    c = fe_tqset_get(&set, 99);          /* full */
+    CU_ASSERT_PTR_EQUAL(c, &set.qs[1]);
+    FE_ASSERT_EQ_INT(set.n, 2);
+    fe_tq_append(a, &nodes[0], 1);
+    fe_tq_append(a, &nodes[1], 2);
+    fe_tq_append(b, &nodes[2], 3);
+    FE_ASSERT_EQ_INT(fe_tqset_count(&set), 3);
+    fe_tq_remove(&nodes[1]);
+    FE_ASSERT_EQ_INT(fe_tqset_count(&set), 2);
+}
+
 int main(int argc, char **argv)
 {
     static const fe_test_case_t cases[] = {
@@ -543,6 +573,7 @@ int main(int argc, char **argv)
         {"settle: removals keep the cursor", test_settle_remove},
         {"settle: expiry keeps or resets the cursor", test_settle_expire},
         {"settle: random sweep against a model", test_settle_sweep},
+        {"sets: one queue per timeout, counted together", test_set},
         {NULL, NULL}
     };
 

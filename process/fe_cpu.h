@@ -1,0 +1,23 @@
+/**
+ * @file fe_cpu.h
+ * @brief Each child on one CPU when there are enough children
+ *        (FastEventCPUAffinity), its threads under SCHED_BATCH
+ *        (FastEventSchedBatch): process/fe_cpu.c.
+ */
+#ifndef FE_CPU_H
+#define FE_CPU_H
+
+#include "mpm_fastevent.h"
+
+/** Child, before privileges are dropped and before any thread starts:
+ *  find the CPUs and take this child's place. */
+void fe_cpu_start(fe_child_t *ch);
+/** Main thread: look again (at most once a second) and move if the
+ *  place changed. */
+void fe_cpu_tick(fe_child_t *ch, apr_time_t now);
+/** The CPU this child runs on, or FE_PLACE_ANY. */
+int fe_cpu_placed(const fe_child_t *ch);
+/** Child, before any thread starts: SCHED_BATCH for all its threads. */
+void fe_sched_start(fe_child_t *ch);
+
+#endif /* FE_CPU_H */

@@ -1,0 +1,52 @@
+/**
+ * @file fe_metrics.h
+ * @brief Live MPM metrics in a shared segment, and the mpm_fastevent
+ *        section they add to mod_status (scoreboard/fe_metrics.c).
+ *
+ * Each child writes its own slot (the listener with plain stores, workers
+ * with atomic increments); the status handler of any child reads them all.
+ * Every function accepts a NULL @a m (no segment): it does nothing then.
+ */
+#ifndef FE_METRICS_H
+#define FE_METRICS_H
+
+#include "mpm_fastevent.h"
+
+/** Parent, every generation: create the segment the first time. */
+void fe_metrics_init(server_rec *s);
+/** Child: claim the slot of @a slot; NULL when there is no segment. */
+fe_metrics_t *fe_metrics_attach(int slot);
+/** The mod_status section (status_hook). */
+void fe_metrics_register_hooks(void);
+
+void fe_metrics_accepted(fe_metrics_t *m);
+/** Accepting paused for capacity (counted and shown), or resumed. */
+void fe_metrics_paused(fe_metrics_t *m);
+void fe_metrics_resumed(fe_metrics_t *m);
+void fe_metrics_timeouts(fe_metrics_t *m, unsigned int ka, unsigned int io,
+                         unsigned int linger);
+/** Listener, each pass: gauges, and the accept rate once a second. */
+void fe_metrics_tick(fe_child_t *ch, apr_time_t now);
+/** Listener: when the accept rate must be recomputed. */
+apr_time_t fe_metrics_next_tick(fe_child_t *ch);
+/** Worker: how long a ready connection waited for it. */
+void fe_metrics_handoff(fe_metrics_t *m, apr_interval_time_t waited);
+
+/** What became of a keep-alive hold (fdqueue/fe_hold.c). */
+typedef enum fe_hold_outcome {
+    FE_HOLD_HIT,          /**< the next request came while held */
+    FE_HOLD_MISS,         /**< the hold ran out: parked */
+    FE_HOLD_PREEMPT       /**< the holder was called back */
+} fe_hold_outcome_e;
+
+void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome);
+/** Parent: the workers of @a slot's process holding a keep-alive
+ *  connection now (0 when unknown). */
+unsigned int fe_metrics_holders(int slot);
+/** Child: the CPU it runs on, or FE_PLACE_ANY. */
+void fe_metrics_cpu(fe_metrics_t *m, int cpu);
+/** Listener: @a conns idle connections gave back @a bytes. */
+void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
+                          apr_size_t bytes);
+
+#endif /* FE_METRICS_H */
