@@ -2,7 +2,8 @@
  * fuzz_conn_next.c: libFuzzer harness for fe_connstate.[ch]: the pure
  * decisions of the connection state machine (fe_conn_after_hooks,
  * fe_conn_after_flush) and the accept capacity rule (fe_accept_limit,
- * fe_accept_allowed, fe_child_conn_cap, fe_nofile_need).
+ * fe_accept_allowed, fe_child_conn_cap, fe_child_fresh_cap,
+ * fe_nofile_need).
  *
  * Input: a sequence of records, each starting with an opcode byte:
  *   0  fe_conn_after_hooks(rc_ok, state, aborted, &bad / NULL)
@@ -29,8 +30,9 @@
  *  - fe_accept_limit() >= 1, >= 2 x threads (factor >= 1) up to its
  *    4e9 cap, monotonic in threads and factor;
  *  - fe_child_conn_cap() leaves room for twice the accept limit plus
- *    one per worker (up to its cap); fe_nofile_need() adds listeners and
- *    reserve without wrapping;
+ *    one per worker (up to its cap); fe_child_fresh_cap() is
+ *    FE_FRESH_PER_CAP times it (up to the same cap); fe_nofile_need() is
+ *    the two plus listeners and reserve, without wrapping;
  *  - simulation: conns never exceed hard_cap, non-lingering conns never
  *    exceed the accept limit, and an empty child always accepts.
  */
@@ -422,7 +424,8 @@ static void check_capacity(unsigned int threads, double factor,
     unsigned int limit = fe_accept_limit(threads, factor);
     unsigned int cap = fe_child_conn_cap(threads, factor);
     unsigned long need = fe_nofile_need(threads, factor, listeners, reserve);
-    unsigned long long want_cap;
+    unsigned int fresh = fe_child_fresh_cap(threads, factor);
+    unsigned long long want_cap, want_fresh;
     unsigned int t1 = threads < 1 ? 1 : threads;
 
     FZ_CHECK(limit >= 1 && limit <= CAP_MAX, "accept_limit(%u, %.17g) = %u",
@@ -464,8 +467,16 @@ static void check_capacity(unsigned int threads, double factor,
              threads, factor, cap, want_cap);
     FZ_CHECK(cap >= limit, "child_conn_cap %u below accept limit %u", cap,
              limit);
-    FZ_CHECK(need == (unsigned long)cap + fe_child_fresh_cap(threads, factor)
-                     + listeners + reserve
+    /* fe_connstate.h: "FE_FRESH_PER_CAP x fe_child_conn_cap()", saturated
+     * like the conn cap (3 x 4e9 does not fit); not the function's own
+     * result, which would let a slip in it through the nofile check */
+    want_fresh = (unsigned long long)FE_FRESH_PER_CAP * cap;
+    if (want_fresh > CAP_MAX) {
+        want_fresh = CAP_MAX;
+    }
+    FZ_CHECK(fresh == want_fresh, "child_fresh_cap(%u, %.17g) = %u, want "
+             "%llu", threads, factor, fresh, want_fresh);
+    FZ_CHECK(need == (unsigned long)cap + want_fresh + listeners + reserve
              && need >= cap, "nofile_need(%u, %.17g, %u, %u) = %lu", threads,
              factor, listeners, reserve, need);
 }
