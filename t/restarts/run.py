@@ -9,9 +9,7 @@ seconds.  Prints one line per check and closes with "N passed, N failed".
 Usage: t/restarts/run.py [--module PATH] [--name mpm_fastevent_module]
                          [--only SCENARIO] [--port N]
 """
-import argparse
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -23,124 +21,39 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TREE, "t", "lib"))
-import fe_httpd  # noqa: E402  (t/lib)
-from fe_httpd import MODDIR  # noqa: E402
-CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
-                      r"AddressSanitizer|runtime error:")
+import fe_test  # noqa: E402  (t/lib)
+from fe_test import MODDIR, check, get  # noqa: E402
 
-results = []
 servers = []        # every server started, stopped after each scenario
 
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print("%s - %s%s" % ("ok" if ok else "not ok", name,
-                          (": " + detail) if detail else ""), flush=True)
-
-
-class Server:
-    """One apache2 instance with a generated configuration."""
-
-    def __init__(self, opts, sizing, extra=""):
-        self.opts = opts
-        servers.append(self)
-        self.dir = tempfile.mkdtemp(prefix="fe-restart-")
-        self.port = opts.port
-        os.makedirs(os.path.join(self.dir, "htdocs"))
-        os.makedirs(os.path.join(self.dir, "logs"))
-        with open(os.path.join(self.dir, "htdocs", "index.html"), "w") as f:
-            f.write("hello\n")
-        with open(os.path.join(self.dir, "htdocs", "big.bin"), "wb") as f:
-            f.write(os.urandom(1 << 20))
-        user = ""
-        if os.geteuid() == 0:
-            user = "User www-data\nGroup www-data\n"
-            os.chmod(self.dir, 0o755)
-        self.conf = os.path.join(self.dir, "httpd.conf")
-        mods = ["authz_core", "mime", "dir", "status"]
-        with open(self.conf, "w") as f:
-            f.write("ServerRoot %s\n" % self.dir)
-            f.write("LoadModule %s %s\n" % (opts.name, opts.module))
-            for m in mods:
-                f.write("LoadModule %s_module %s/mod_%s.so\n" % (m, MODDIR, m))
-            f.write("""TypesConfig /etc/mime.types
-Listen 127.0.0.1:%d
-ServerName localhost
-PidFile %s/logs/httpd.pid
-ErrorLog %s/logs/error_log
-LogLevel info
-DocumentRoot %s/htdocs
-%sKeepAliveTimeout 2
+# What follows the common head of the generated httpd.conf: the sizing goes
+# inside <IfModule> of the MPM, then a scenario's extra directives.
+BODY = """KeepAliveTimeout 2
 Timeout 10
 SendBufferSize 16384
 EnableSendfile Off
-ExtendedStatus On
-<Location /server-status>
-  SetHandler server-status
-</Location>
-<IfModule %s>
+%s<IfModule %s>
 %s
 </IfModule>
 %s
-""" % (self.port, self.dir, self.dir, self.dir, user, opts.name, sizing,
-                extra))
-
-    def start(self):
-        fe_httpd.start(self.conf, lambda: get(self.port, "/index.html",
-                                              timeout=1)[0] == 200,
-                       "server on port %d" % self.port)
-
-    def pid(self):
-        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
-
-    def children(self):
-        return fe_httpd.children(self.pid())
-
-    def send(self, sig):
-        os.kill(self.pid(), sig)
-
-    def stop(self, sig=signal.SIGTERM, limit=20):
-        """Stop by the PidFile's pid; returns seconds taken or None."""
-        return fe_httpd.signal_and_wait(self.pid(), sig, limit)
-
-    def log(self):
-        with open(os.path.join(self.dir, "logs", "error_log"),
-                  errors="replace") as f:
-            return f.read()
-
-    def status(self):
-        code, body = get(self.port, "/server-status?auto", timeout=3)
-        return body.decode(errors="replace") if code == 200 else ""
+"""
 
 
-def get(port, path, timeout=5.0, keep=False):
-    """One HTTP/1.1 GET on a fresh connection; returns (status, body)."""
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    except socket.timeout:
-        return (-1, b"connect timeout")
-    except OSError as e:
-        return (-3, str(e).encode())
-    try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
-                   "Connection: close\r\n\r\n" % path).encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        return (-1, b"timeout")
-    except OSError as e:
-        return (-2, str(e).encode())
-    finally:
-        s.close()
-    if not data:
-        return (-4, b"closed without a response")
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.match(rb"HTTP/1\.1 (\d+)", head)
-    return (int(m.group(1)) if m else 0, body)
+class Server(fe_test.Server):
+    """One apache2 instance with a generated configuration (BODY), serving
+    /index.html and a 1 MiB /big.bin; every one is stopped at the end of
+    its scenario."""
+
+    prefix = "fe-restart-"
+    stop_limit = 20
+
+    def __init__(self, opts, sizing, extra=""):
+        super().__init__((opts.name, opts.module), opts.port,
+                         BODY % (fe_test.STATUS_CONF, opts.name, sizing,
+                                 extra),
+                         docs={"index.html": "hello\n",
+                               "big.bin": os.urandom(1 << 20)})
+        servers.append(self)
 
 
 class FreshClient(threading.Thread):
@@ -218,12 +131,6 @@ def burst(port, n):
     return len(fails)
 
 
-def log_clean(srv, name):
-    bad = [l for l in srv.log().splitlines() if CRASH_RE.search(l)]
-    check(name + ": no crash lines in the error log", not bad,
-          "; ".join(bad[:3]))
-
-
 DEFAULT_SIZING = """StartServers 2
 ServerLimit 16
 ThreadsPerChild 10
@@ -269,14 +176,14 @@ def scenario_graceful_load(opts):
           % (client.ok, client.bad, len(at_kill), client.codes))
     check("graceful x10: bursts of 100 concurrent requests had 0 failures",
           burst_fails == 0, "failed=%d of 1000" % burst_fails)
-    log = srv.log()
+    log = srv.read_log()
     check("the killed child was reaped and logged once (FE10115)",
           killed is not None
           and log.count("child pid %d (slot" % killed) == 1,
           "pid %s" % killed)
     check("server still answers after the restarts",
           get(srv.port, "/index.html")[0] == 200)
-    log_clean(srv, "graceful x10")
+    srv.check_error_log("graceful x10")
     took = srv.stop()
     check("stop (SIGTERM) ends every process", took is not None
           and not srv.children(), "%.2f s" % (took or -1))
@@ -358,8 +265,7 @@ def scenario_keepalive_poll(opts):
     for c in clients:
         c.start()
     time.sleep(2.0)
-    st = dict(line.split(": ", 1) for line in srv.status().splitlines()
-              if ": " in line)
+    st = srv.status()
     evfds = []
     for pid in srv.children():
         try:
@@ -391,7 +297,7 @@ def scenario_keepalive_poll(opts):
           55 <= conns <= 70, "ConnsTotal %d" % conns)
     check("keep-alive poll: server answers afterwards",
           get(srv.port, "/index.html")[0] == 200)
-    log_clean(srv, "keep-alive poll")
+    srv.check_error_log("keep-alive poll")
     took = srv.stop()
     check("keep-alive poll: stop (SIGTERM) ends every process",
           took is not None and not srv.children(), "%.2f s" % (took or -1))
@@ -425,7 +331,7 @@ MaxSpareThreads 12"""
     client.join(10)
     for r in slow:
         r.join(50)
-    log = srv.log()
+    log = srv.read_log()
     check("slot storm: no scoreboard-full condition (FE10052)",
           "FE10052" not in log and "scoreboard is full" not in log)
     check("slot storm: fresh-connection client had 0 failures",
@@ -439,7 +345,7 @@ MaxSpareThreads 12"""
               done, len(slow), [r.got for r in slow]))
     check("slot storm: server answers afterwards",
           get(srv.port, "/index.html")[0] == 200)
-    log_clean(srv, "slot storm")
+    srv.check_error_log("slot storm")
     srv.stop()
 
 
@@ -455,9 +361,9 @@ def scenario_graceful_stop(opts):
           took is not None and 1.5 <= took <= 6.0, "%.2f s" % (took or -1))
     check("graceful stop: no process is left", not srv.children())
     check("graceful stop: the timeout is logged (FE10108)",
-          "FE10108" in srv.log())
+          "FE10108" in srv.read_log())
     reader.join(5)
-    log_clean(srv, "graceful stop")
+    srv.check_error_log("graceful stop")
 
 
 def scenario_graceful_stop_drains(opts):
@@ -473,7 +379,7 @@ def scenario_graceful_stop_drains(opts):
           reader.complete, "got %d bytes" % reader.got)
     check("graceful stop: the parent exited after it",
           took is not None and not srv.children(), "%.2f s" % (took or -1))
-    log_clean(srv, "graceful stop drain")
+    srv.check_error_log("graceful stop drain")
 
 
 def scenario_max_conns(opts):
@@ -501,7 +407,7 @@ def scenario_max_conns(opts):
     check("MaxConnectionsPerChild 100: children were recycled",
           first - later, "before %s after %s" % (sorted(first),
                                                 sorted(later)))
-    log_clean(srv, "max conns")
+    srv.check_error_log("max conns")
     srv.stop()
 
 
@@ -524,7 +430,7 @@ def scenario_hard_restart(opts):
     took = srv.stop()
     check("TERM: stops within 3 s", took is not None and took < 3.0,
           "%.2f s" % (took or -1))
-    log_clean(srv, "hard restart")
+    srv.check_error_log("hard restart")
 
 
 def build_sbcorrupt(outdir):
@@ -574,7 +480,7 @@ def scenario_corrupt_scoreboard(opts):
               "%.2f s" % (took or -1))
         check("corrupt: the decoy pid was never signalled",
               decoy.poll() is None)
-        log_clean(srv, "corrupt")
+        srv.check_error_log("corrupt")
     finally:
         decoy.kill()
         decoy.wait()
@@ -660,12 +566,9 @@ def graceful_replaced(srv, limit=10):
 def refused(opts, sizing, line, message, what):
     """`apache2 -t` of a configuration with line in it fails with
     message."""
-    bad = Server(opts, sizing, line + "\n")
-    r = subprocess.run([fe_httpd.HTTPD, "-t", "-f", bad.conf],
-                       capture_output=True, text=True)
-    check("%s: refused, %s" % (line, what),
-          r.returncode != 0 and message in r.stderr,
-          r.stderr.strip()[-200:])
+    ok, out = Server(opts, sizing, line + "\n").configtest()
+    check("%s: refused, %s" % (line, what), not ok and message in out,
+          out[-200:])
 
 
 def scenario_cpu_placement(opts):
@@ -695,12 +598,12 @@ MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n)
           % (n, n), ok and cpus == allowed and len(view) == n,
           "masks %s" % {p: sorted(m) if m else "mixed"
                         for p, m in view.items()})
-    body = srv.status()
+    st = srv.status()
     check("server-status shows FastEventProcessesOnOneCPU: %d" % n,
-          ("FastEventProcessesOnOneCPU: %d\n" % n) in body,
-          str([l for l in body.splitlines() if "OneCPU" in l]))
+          st.get("FastEventProcessesOnOneCPU") == str(n),
+          str({k: v for k, v in st.items() if "OneCPU" in k}))
     check("each placement is logged (FE10190)",
-          srv.log().count("FE10190") >= n)
+          srv.read_log().count("FE10190") >= n)
     before = graceful_replaced(srv)
     view, ok = placement(srv, True)
     cpus = sorted(min(m) for m in view.values() if m)
@@ -709,7 +612,7 @@ MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n)
           "masks %s" % {p: sorted(m) if m else "mixed"
                         for p, m in view.items()})
     check("the server answers", get(srv.port, "/index.html")[0] == 200)
-    log_clean(srv, "CPU placement")
+    srv.check_error_log("CPU placement")
     srv.stop()
 
     # One child more than CPUs: n of them pinned, one on every CPU.
@@ -758,7 +661,7 @@ MaxSpareThreads 5""", H2_EXTRA)
     time.sleep(1.5)
     view, ok = placement(srv, False, limit=3)
     check("FastEventCPUAffinity off: %d children keep every CPU" % n,
-          ok and len(view) == n and "FE10190" not in srv.log(),
+          ok and len(view) == n and "FE10190" not in srv.read_log(),
           "masks %s" % {p: sorted(m) if m else "mixed"
                         for p, m in view.items()})
     srv.stop()
@@ -835,7 +738,7 @@ MaxSpareThreads 10"""
           view and not set(view) & before
           and all_under(view, os.SCHED_BATCH),
           show(view))
-    log_clean(srv, "SCHED_BATCH")
+    srv.check_error_log("SCHED_BATCH")
     srv.stop()
 
     srv = Server(opts, sizing, "FastEventSchedBatch off\n")
@@ -850,18 +753,15 @@ MaxSpareThreads 10"""
     # Started under SCHED_IDLE (as chrt --idle would): kept, and said so
     # at debug level.
     srv = Server(opts, sizing, "LogLevel info mpm_fastevent:debug\n")
-    subprocess.run(["chrt", "--idle", "0", fe_httpd.HTTPD, "-f", srv.conf,
-                    "-k", "start"], check=True)
-    deadline = time.time() + 15
-    while time.time() < deadline and \
-            get(srv.port, "/index.html", timeout=1)[0] != 200:
-        time.sleep(0.1)
+    subprocess.run(["chrt", "--idle", "0"] + srv.argv("-k", "start"),
+                   check=True)
+    fe_test.wait_for(srv.answers, 15)
     view = policy_view(srv)
     check("a server started under SCHED_IDLE keeps it in every thread "
           "(FE10195)",
           len(view) == 2
           and all_under(view, os.SCHED_IDLE)
-          and "FE10195" in srv.log(), show(view))
+          and "FE10195" in srv.read_log(), show(view))
     srv.stop()
 
     refused(opts, sizing, "FastEventSchedBatch sometimes",
@@ -883,14 +783,9 @@ SCENARIOS = [
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--module",
-                    default=os.path.join(TREE, ".libs",
-                                         "mod_mpm_fastevent.so"))
-    ap.add_argument("--name", default="mpm_fastevent_module")
+    ap = fe_test.arg_parser(8571)
     ap.add_argument("--only")
-    ap.add_argument("--port", type=int, default=8571)
-    opts = ap.parse_args()
+    opts = fe_test.parse(ap)
     for name, fn in SCENARIOS:
         if opts.only and name != opts.only:
             continue
@@ -901,13 +796,8 @@ def main():
             check(name + " ran", False, repr(e))
         finally:
             while servers:
-                srv = servers.pop()
-                if srv.pid() is not None and srv.stop(limit=15) is None:
-                    print("# warning: server %s did not stop" % srv.pid())
-    passed = sum(results)
-    print("restarts: %d passed, %d failed" % (passed,
-                                              len(results) - passed))
-    return 0 if passed == len(results) else 1
+                servers.pop().stop_if_running(limit=15)
+    return fe_test.summary("restarts")
 
 
 if __name__ == "__main__":
