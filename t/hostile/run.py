@@ -59,28 +59,22 @@ Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
             once more and let the second run decide (CI uses it: on a
             shared 2-core machine a busy neighbour shows first in p99)
 """
-import argparse
 import asyncio
 import math
 import multiprocessing
 import os
 import random
 import re
-import resource
-import shutil
-import signal
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TREE, "t", "lib"))
-import fe_httpd  # noqa: E402  (t/lib)
-from fe_httpd import MODDIR  # noqa: E402
-HOST = "127.0.0.1"
+import fe_test  # noqa: E402  (t/lib)
+from fe_test import HOST, check, get, note  # noqa: E402
 
 TIMEOUT = 10                    # server Timeout
 KA_TIMEOUT = 5                  # server KeepAliveTimeout
@@ -95,157 +89,49 @@ NPIPE = 100
 CHUNK = 1000                    # sockets per client process
 RAMP = 1.0                      # s over which a group's clients connect
 
-CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
-                      r"AddressSanitizer|runtime error:")
-
 SIZING = """StartServers 2
 ServerLimit 16
 ThreadsPerChild 25
 MaxRequestWorkers 400
 AsyncRequestWorkerFactor %s"""
 
-results = []
-names = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    names.append(name)
-    print("%s - %s%s" % ("ok" if ok else "not ok", name,
-                          (": " + detail) if detail else ""), flush=True)
-
-
-def note(msg):
-    print("# " + msg, flush=True)
-
-
 # ------------------------------------------------------------------ server
 
-class Server:
-    """One apache2 instance with a generated configuration."""
-
-    def __init__(self, opts, factor=2, extra="", sizing=None, mods=(),
-                 prefix="fe-hostile-"):
-        self.opts = opts
-        self.port = opts.port
-        self.dir = tempfile.mkdtemp(prefix=prefix)
-        docs = os.path.join(self.dir, "htdocs")
-        os.makedirs(os.path.join(docs, "p"))
-        os.makedirs(os.path.join(self.dir, "logs"))
-        with open(os.path.join(docs, "index.html"), "w") as f:
-            f.write("hello\n")
-        with open(os.path.join(docs, "big.bin"), "wb") as f:
-            f.write(os.urandom(BIG))
-        for i in range(NPIPE):
-            with open(os.path.join(docs, "p", "%d.txt" % i), "w") as f:
-                f.write("pipelined response %d\n" % i)
-        user = ""
-        if os.geteuid() == 0:
-            user = "User www-data\nGroup www-data\n"
-            os.chmod(self.dir, 0o755)
-        self.conf = os.path.join(self.dir, "httpd.conf")
-        mods = ["authz_core", "mime", "dir", "status"] + list(mods)
-        with open(self.conf, "w") as f:
-            f.write("ServerRoot %s\n" % self.dir)
-            f.write("LoadModule %s %s\n" % (opts.name, opts.module))
-            for m in mods:
-                f.write("LoadModule %s_module %s/mod_%s.so\n" % (m, MODDIR, m))
-            f.write("""TypesConfig /etc/mime.types
-Listen %s:%d
-ServerName localhost
-PidFile %s/logs/httpd.pid
-ErrorLog %s/logs/error_log
-LogLevel warn
-DocumentRoot %s/htdocs
-%sTimeout %d
+# What follows the common head of the generated httpd.conf: the sizing,
+# then a scenario's extra directives.
+BODY = """Timeout %d
 KeepAlive On
 KeepAliveTimeout %d
 LimitRequestFieldSize 8190
 AcceptFilter http none
 EnableSendfile On
-ExtendedStatus On
-<Location /server-status>
-  SetHandler server-status
-</Location>
+%s%s
 %s
-%s
-""" % (HOST, self.port, self.dir, self.dir, self.dir, user, TIMEOUT,
-                KA_TIMEOUT, sizing or SIZING % factor, extra))
+"""
 
-    def start(self):
-        fe_httpd.start(self.conf, lambda: get(self.port, "/index.html",
-                                              timeout=1)[0] == 200,
-                       "server on port %d" % self.port)
 
-    def pid(self):
-        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
+class Server(fe_test.Server):
+    """One apache2 instance with a generated configuration (BODY; sizing
+    SIZING with AsyncRequestWorkerFactor factor unless given), serving
+    /index.html, a 1 MiB /big.bin and /p/0.txt ... /p/99.txt for the
+    pipelining clients.  LogLevel warn, so that the error log's growth
+    means something; a server that does not stop on SIGTERM is killed.
+    t/soak runs this one too."""
 
-    def children(self):
-        return fe_httpd.children(self.pid())
+    prefix = "fe-hostile-"
+    log_level = "warn"
+    kill_late = True
 
-    def send(self, sig):
-        pid = self.pid()
-        if pid is not None:
-            os.kill(pid, sig)
-
-    def fds(self):
-        """(parent fd count, [child fd counts])."""
-        def count(p):
-            try:
-                return len(os.listdir("/proc/%d/fd" % p))
-            except OSError:
-                return 0
-        pid = self.pid()
-        return (count(pid) if pid else 0,
-                [c for c in (count(k) for k in self.children()) if c])
-
-    def rss_kb(self):
-        pid = self.pid()
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except (OSError, TypeError):
-            pass
-        return 0
-
-    def status(self, timeout=3):
-        code, body = get(self.port, "/server-status?auto", timeout=timeout)
-        out = {}
-        if code != 200:
-            return out
-        for line in body.decode(errors="replace").splitlines():
-            k, _, v = line.partition(":")
-            out[k.strip()] = v.strip()
-        return out
-
-    def log_lines(self):
-        try:
-            with open(os.path.join(self.dir, "logs", "error_log"),
-                      errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
-
-    def stop(self, limit=15):
-        """SIGTERM the parent (PidFile); SIGKILL it and its children by
-        PID if still there after `limit` s.  Returns seconds or None."""
-        pid = self.pid()
-        kids = self.children()
-        took = fe_httpd.signal_and_wait(pid, signal.SIGTERM, limit)
-        if took is not None:
-            return took
-        for p in [pid] + kids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return None
-
-    def cleanup(self):
-        if not self.opts.keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
+    def __init__(self, opts, factor=2, extra="", sizing=None, mods=(),
+                 prefix=None):
+        docs = {"index.html": "hello\n", "big.bin": os.urandom(BIG)}
+        for i in range(NPIPE):
+            docs["p/%d.txt" % i] = "pipelined response %d\n" % i
+        super().__init__((opts.name, opts.module), opts.port,
+                         BODY % (TIMEOUT, KA_TIMEOUT, fe_test.STATUS_CONF,
+                                 sizing or SIZING % factor, extra),
+                         docs=docs, mods=self.mods + tuple(mods),
+                         prefix=prefix, keep=opts.keep)
 
 
 def kernel_counters():
@@ -263,30 +149,6 @@ def kernel_counters():
     except (OSError, ValueError):
         pass
     return out
-
-
-def get(port, path, timeout=5.0):
-    """One HTTP/1.1 GET on a fresh connection; returns (status, body)."""
-    try:
-        s = socket.create_connection((HOST, port), timeout=timeout)
-    except OSError as e:
-        return (-1, str(e).encode())
-    try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
-                   "Connection: close\r\n\r\n" % path).encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError as e:
-        return (-2, str(e).encode())
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.match(rb"HTTP/1\.1 (\d+)", head)
-    return (int(m.group(1)) if m else 0, body)
 
 
 # ------------------------------------------------------- response parsing
@@ -804,15 +666,6 @@ def merge(a, b):
     return a
 
 
-def fd_excess(base, now):
-    """Descriptors above the baseline, each process against the baseline
-    of its kind (children started later have the same base)."""
-    p0, c0 = base
-    p1, c1 = now
-    cbase = max(c0) if c0 else 0
-    return max(0, p1 - p0) + sum(max(0, c - cbase) for c in c1)
-
-
 def run_scenario(opts, tag, title, groups, duration, factor=2,
                  probe_bar=(99.0, 100.0), extra=""):
     """Start a server, run `groups` ([(kind, count)]) and the probe for
@@ -925,14 +778,14 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
             f = srv.fds()
             st = srv.status()
             last = (f, st)
-            if fd_excess(base, f) <= 5 and st and \
+            if fe_test.fd_excess(base, f) <= 5 and st and \
                     int(st.get("BusyWorkers", 99)) <= 2 and \
                     int(st.get("ConnsTotal", 99)) <= 2:
                 t_set = time.time() - gone
                 break
             time.sleep(0.5)
         f, st = last if last else (srv.fds(), srv.status())
-        exc = fd_excess(base, f)
+        exc = fe_test.fd_excess(base, f)
         summary.update(fd_base=base[0] + sum(base[1]), fd_peak=peak,
                        fd_end=f[0] + sum(f[1]), fd_excess=exc,
                        procs_base=1 + len(base[1]), procs_end=1 + len(f[1]),
@@ -963,11 +816,8 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
 
 
 def finish(srv, tag, base_lines):
-    lines = srv.log_lines()
-    bad = [l for l in lines if CRASH_RE.search(l)]
-    check("%s: no crash lines in the error log" % tag, not bad,
-          " | ".join(l[-200:] for l in bad[:3]))
-    added = lines[base_lines:]
+    srv.check_error_log(tag)
+    added = srv.log_lines()[base_lines:]
     check("%s: at most %d error-log lines added" % (tag, ERRLOG_MAX),
           len(added) <= ERRLOG_MAX,
           "%d added%s" % (len(added), (": " + " | ".join(
@@ -1182,31 +1032,17 @@ SCENARIOS = [("a", sc_a), ("b", sc_b), ("b2", sc_b2), ("c", sc_c), ("d", sc_d),
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--module",
-                    default=os.path.join(TREE, ".libs",
-                                         "mod_mpm_fastevent.so"))
-    ap.add_argument("--name", default="mpm_fastevent_module")
-    ap.add_argument("--event", action="store_true",
-                    help="stock event MPM, for comparison")
+    ap = fe_test.arg_parser(8591, event=True)
     ap.add_argument("--only", help="comma-separated scenario letters")
-    ap.add_argument("--port", type=int, default=8591)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--retry-slow", action="store_true",
                     help="run a scenario once more when its only failed "
                     "check is the probe's (latency on a busy machine); "
                     "the second run decides")
-    opts = ap.parse_args()
-    if opts.event:
-        opts.module = os.path.join(MODDIR, "mod_mpm_event.so")
-        opts.name = "mpm_event_module"
+    opts = fe_test.parse(ap)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft, hard = fe_test.raise_open_files()
     note("%s (%s); open files limit %d (hard %s)" % (
         opts.name, opts.module, soft, hard))
     if soft < CHUNK + 100:
@@ -1221,7 +1057,7 @@ def main():
         if only and key not in only:
             continue
         for attempt in (1, 2):
-            first = len(results)
+            first = len(fe_test.results)
             try:
                 table.append(fn(opts))
             except Exception as e:      # a broken scenario is a failure
@@ -1229,15 +1065,14 @@ def main():
                 traceback.print_exc()
                 check("%s ran" % key, False, repr(e))
             note("elapsed %.0f s" % (time.time() - t0))
-            failed = [names[i] for i in range(first, len(results))
-                      if not results[i]]
+            failed = [name for name, ok in fe_test.results[first:]
+                      if not ok]
             if (attempt == 1 and opts.retry_slow and failed
                     and all(": probe served" in f for f in failed)):
                 note("%s: only the probe check failed (a busy machine "
                      "shows here first): running the scenario once more, "
                      "the second run decides" % key)
-                del results[first:]
-                del names[first:]
+                del fe_test.results[first:]
                 table.pop()
                 continue
             break
@@ -1247,9 +1082,7 @@ def main():
             s["tag"], s.get("served", 0), s.get("p99", float("nan")),
             s.get("fd_base", 0), s.get("fd_peak", 0), s.get("fd_end", 0),
             s.get("fd_excess", 0)))
-    passed = sum(results)
-    print("hostile: %d passed, %d failed" % (passed, len(results) - passed))
-    return 0 if passed == len(results) else 1
+    return fe_test.summary("hostile")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,9 @@ Closes with "soak: N passed, N failed", exits non-zero on a failure.
 Usage: t/soak/run.py [--seconds N] [--module PATH --name NAME | --event]
                      [--port N] [--keep]
 """
-import argparse
 import importlib.util
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -55,6 +53,10 @@ import time
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TREE, "t", "lib"))
+import fe_test  # noqa: E402  (t/lib)
+from fe_test import check, note  # noqa: E402
+# The server is t/hostile's (its configuration, sized below).
 _spec = importlib.util.spec_from_file_location(
     "fe_hostile", os.path.join(TREE, "t", "hostile", "run.py"))
 H = importlib.util.module_from_spec(_spec)
@@ -73,19 +75,6 @@ WARMUP = 10
 RESTART_EVERY = 5.0
 H2_CONNS, H2_STREAMS, H2_ROUND = 8, 8, 3
 H2_LOST_PCT = 2.0
-
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print("%s - %s%s" % ("ok" if ok else "not ok", name,
-                          (": " + detail) if detail else ""), flush=True)
-
-
-def note(msg):
-    print("# " + msg, flush=True)
-
 
 def parse_wrk(text):
     out = {"requests": 0, "non2xx": 0, "connect": 0, "read": 0,
@@ -129,25 +118,13 @@ def scoreboard_letters(st):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = fe_test.arg_parser(8595, event=True)
     ap.add_argument("--seconds", type=int, default=120)
-    ap.add_argument("--module",
-                    default=os.path.join(TREE, ".libs",
-                                         "mod_mpm_fastevent.so"))
-    ap.add_argument("--name", default="mpm_fastevent_module")
-    ap.add_argument("--event", action="store_true")
-    ap.add_argument("--port", type=int, default=8595)
     ap.add_argument("--keep", action="store_true")
-    opts = ap.parse_args()
-    if opts.event:
-        opts.module = os.path.join(H.MODDIR, "mod_mpm_event.so")
-        opts.name = "mpm_event_module"
+    opts = fe_test.parse(ap)
     secs = max(opts.seconds, WARMUP + 10)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    fe_test.raise_open_files()
     note("%s (%s), %d s" % (opts.name, opts.module, secs))
 
     srv = H.Server(opts, sizing=SIZING, mods=("http2",), prefix="fe-soak-",
@@ -165,7 +142,7 @@ def main():
              "%d kB, Processes %s" % (base[0] + sum(base[1]), base[0],
                                       base[1], srv.rss_kb(),
                                       st0.get("Processes")))
-        url = "http://%s:%d" % (H.HOST, srv.port)
+        url = "http://%s:%d" % (fe_test.HOST, srv.port)
         logs = {}
 
         def spawn(name, argv):
@@ -269,7 +246,7 @@ def main():
                     "G" not in st.get("Scoreboard", "G") and \
                     int(st.get("BusyWorkers", 99)) <= 2 and \
                     int(st.get("ConnsTotal", 99)) <= 2 and \
-                    H.fd_excess(base, f) <= 5 and f[0] <= warm[0][0] + 2:
+                    fe_test.fd_excess(base, f) <= 5 and f[0] <= warm[0][0] + 2:
                 settled = time.time()
                 break
             time.sleep(0.5)
@@ -309,7 +286,8 @@ def main():
         check("graceful restarts took effect", restarts >= secs // 6
               and len(gens) >= 2,
               "%d SIGUSR1 sent, %d generations seen" % (restarts, len(gens)))
-        check("children replaced (graceful restarts, MaxConnectionsPerChild)", len(kids_seen) > 2 * (1 + restarts),
+        check("children replaced (graceful restarts, "
+              "MaxConnectionsPerChild)", len(kids_seen) > 2 * (1 + restarts),
               "%d distinct child pids over %d restarts" % (
                   len(kids_seen), restarts))
 
@@ -319,7 +297,7 @@ def main():
               "after warm-up %d kB, end %d kB (%+.1f%%)" % (
                   warm[1], end_rss, 100.0 * (end_rss - warm[1])
                   / max(warm[1], 1)))
-        exc = H.fd_excess(base, end_f)
+        exc = fe_test.fd_excess(base, end_f)
         check("server fds flat (parent: end vs after warm-up +2; all "
               "processes vs idle baseline, excess <= 5)",
               end_f[0] <= warm[0][0] + 2 and exc <= 5,
@@ -361,12 +339,9 @@ def main():
                   if settled else ""))
 
         # ---- error log
-        lines = srv.log_lines()
-        bad = [l for l in lines if H.CRASH_RE.search(l)]
-        check("no crash lines in the error log", not bad,
-              " | ".join(l[-200:] for l in bad[:3]))
+        srv.check_error_log("")
         tags = {}
-        for l in lines[base_lines:]:
+        for l in srv.log_lines()[base_lines:]:
             m = re.search(r"\] ((AH|FE)\d+)", l)
             k = m.group(1) if m else l[-60:]
             tags[k] = tags.get(k, 0) + 1
@@ -387,9 +362,7 @@ def main():
         if srv.stop() is None:
             check("server stopped on SIGTERM", False, "killed after 15 s")
         srv.cleanup()
-    passed = sum(results)
-    print("soak: %d passed, %d failed" % (passed, len(results) - passed))
-    return 0 if passed == len(results) else 1
+    return fe_test.summary("soak")
 
 
 if __name__ == "__main__":
