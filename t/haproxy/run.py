@@ -44,7 +44,6 @@ temporary directory (configurations, logs) is kept and its path printed.
 Usage: t/haproxy/run.py [--module PATH] [--name mpm_fastevent_module]
                         [--port BASE] [--keep]
 """
-import argparse
 import http.client
 import os
 import re
@@ -61,29 +60,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(os.path.dirname(HERE))
 DOC = os.path.join(TREE, "docs", "scaling.md")
 sys.path.insert(0, os.path.join(TREE, "t", "lib"))
-import fe_httpd  # noqa: E402  (t/lib)
-from fe_httpd import HTTPD, MODDIR  # noqa: E402
+import fe_test  # noqa: E402  (t/lib)
+from fe_test import MODDIR, check, note  # noqa: E402
 HAPROXY = "/usr/sbin/haproxy"
 DEADLINE = 85                   # seconds, the whole run
 CLIENT = "127.0.0.1"            # the usual client address
 CLIENT2 = "127.0.0.2"           # a second client address
 HAPROXY_SRC = "127.0.0.3"       # HAProxy's source address towards the nodes
-CRASH_RE = re.compile(r"\[(\w+:)?(crit|alert|emerg)\]|exit signal Segm|"
-                      r"AddressSanitizer|runtime error:")
-
-results = []
-started = time.time()
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print("%s - %s%s" % ("ok" if ok else "not ok", name,
-                          (": " + detail) if detail else ""), flush=True)
-    return bool(ok)
-
-
-def note(msg):
-    print("# [%5.1f s] %s" % (time.time() - started, msg), flush=True)
+fe_test.timed_notes()           # notes carry the seconds since the start
 
 
 class Timeout(Exception):
@@ -147,37 +131,13 @@ def direct(port, path="/index.html", proxy=True, src=CLIENT, claim=None,
     """GET straight to a node, with a PROXY v1 header (like curl
     --haproxy-protocol) or without one.  claim: the client address the
     header states (default: the real source address).  Returns
-    (status, body); status -4 = closed without a response, -1 = error."""
-    try:
-        s = socket.socket()
-        s.settimeout(timeout)
-        s.bind((src, 0))
-        s.connect(("127.0.0.1", port))
-    except OSError as e:
-        return -1, repr(e).encode()
-    try:
-        if proxy:
-            me = s.getsockname()
-            s.sendall(proxy_v1(claim or me[0], me[1], "127.0.0.1", port))
-        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
-                   "Connection: close\r\n\r\n" % path).encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except ConnectionResetError:
-        return -4, b"reset"
-    except OSError as e:
-        return -1, repr(e).encode()
-    finally:
-        s.close()
-    if not data:
-        return -4, b"closed without a response"
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d+)", head)
-    return (int(m.group(1)) if m else 0), body
+    (status, body) as fe_test.get() does: status -4 = closed (or reset)
+    without a response."""
+    def header(s):
+        me = s.getsockname()
+        return proxy_v1(claim or me[0], me[1], "127.0.0.1", port)
+    return fe_test.get(port, path, timeout=timeout, src=src,
+                       preamble=header if proxy else None)
 
 
 class Load(threading.Thread):
@@ -251,74 +211,36 @@ def summary(clients, since=0.0):
 
 # ------------------------------------------------------------- processes
 
-class Node:
-    """One apache2 with mpm_fastevent and the documented node config."""
-
-    def __init__(self, opts, top, name, port, node_conf, proxy, mpm=None):
-        self.name, self.port = name, port
-        mpm_name, mpm_so = mpm or (opts.name, opts.module)
-        self.proxy = proxy              # the node wants a PROXY header
-        self.dir = os.path.join(top, name)
-        for d in ("htdocs", "logs"):
-            os.makedirs(os.path.join(self.dir, d))
-        with open(os.path.join(self.dir, "htdocs", "index.html"), "w") as f:
-            f.write(name + "\n")
-        with open(os.path.join(self.dir, "haproxy-node.conf"), "w") as f:
-            f.write(node_conf)
-        user = ""
-        if os.geteuid() == 0:
-            user = "User www-data\nGroup www-data\n"
-        mods = ["authz_core", "authz_host", "mime", "dir", "status",
-                "remoteip", "setenvif"]
-        self.conf = os.path.join(self.dir, "httpd.conf")
-        with open(self.conf, "w") as f:
-            f.write("ServerRoot %s\n" % self.dir)
-            f.write("LoadModule %s %s\n" % (mpm_name, mpm_so))
-            for m in mods:
-                f.write("LoadModule %s_module %s/mod_%s.so\n" % (m, MODDIR, m))
-            f.write("""TypesConfig /etc/mime.types
-Listen 127.0.0.1:%d
-ServerName localhost
-PidFile %s/logs/httpd.pid
-ErrorLog %s/logs/error_log
-LogLevel info
-DocumentRoot %s/htdocs
-DirectoryIndex index.html
-%s# the block from docs/scaling.md
+# What follows the common head of a node's httpd.conf.
+NODE_BODY = """DirectoryIndex index.html
+# the block from docs/scaling.md
 Include %s/haproxy-node.conf
 # test only: HAProxy's health checks in a log of their own
 CustomLog %s/logs/check.log fe_proxied env=fe_check
-""" % (port, self.dir, self.dir, self.dir, user, self.dir, self.dir))
-        self.env = dict(os.environ, APACHE_LOG_DIR=os.path.join(self.dir,
-                                                                "logs"))
+"""
 
-    def configtest(self):
-        p = subprocess.run([HTTPD, "-f", self.conf, "-t"], env=self.env,
-                           capture_output=True, text=True)
-        return p.returncode == 0, (p.stdout + p.stderr).strip()
 
-    def _answers(self):
+class Node(fe_test.Server):
+    """One apache2 with mpm_fastevent (or mpm: (name, .so)) and the
+    documented node config, in top/name; its / says its name."""
+
+    mods = ("authz_core", "authz_host", "mime", "dir", "status", "remoteip",
+            "setenvif")
+
+    def __init__(self, opts, top, name, port, node_conf, proxy, mpm=None):
+        self.proxy = proxy              # the node wants a PROXY header
+        where = os.path.join(top, name)
+        super().__init__(mpm or (opts.name, opts.module), port,
+                         NODE_BODY % (where, where),
+                         docs={"index.html": name + "\n"}, where=where,
+                         name=name, env=dict(os.environ, APACHE_LOG_DIR=(
+                             os.path.join(where, "logs"))))
+        with open(os.path.join(self.dir, "haproxy-node.conf"), "w") as f:
+            f.write(node_conf)
+
+    def answers(self):
         st, body = direct(self.port, proxy=self.proxy, timeout=1)
         return st == 200 and body.strip() == self.name.encode()
-
-    def start(self):
-        fe_httpd.start(self.conf, self._answers,
-                       "%s on port %d" % (self.name, self.port), env=self.env)
-
-    def pid(self):
-        return fe_httpd.read_pid(os.path.join(self.dir, "logs", "httpd.pid"))
-
-    def stop(self, sig=signal.SIGTERM, limit=15):
-        """Signal the parent by its PidFile pid; seconds taken or None."""
-        return fe_httpd.signal_and_wait(self.pid(), sig, limit)
-
-    def read(self, name):
-        try:
-            with open(os.path.join(self.dir, "logs", name),
-                      errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
 
 
 class HAProxy:
@@ -363,15 +285,9 @@ class HAProxy:
         try:
             s.connect(self.sock)
             s.sendall(line.encode() + b"\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            return fe_test.recv_all(s).decode(errors="replace")
         finally:
             s.close()
-        return data.decode(errors="replace")
 
     def states(self, backend="be_apache"):
         """{server: status} from 'show stat': UP, DOWN, DRAIN, MAINT, or
@@ -473,7 +389,7 @@ def addr_usable(addr):
 def log_lines(node, name="access.log"):
     """Access log lines: (client %a, peer %{c}a, request, status, %k)."""
     out = []
-    for line in node.read(name).splitlines():
+    for line in node.read_log(name).splitlines():
         m = re.match(r'(\S+) (\S+) \S+ \S+ \[[^]]*\] "([^"]*)" (\d+) '
                      r'\S+ \d+ (\d+) ', line)
         if m:
@@ -706,10 +622,10 @@ def scenario_proxy(opts, top, ports):
                                                  for l in hc))))
 
     # --- PROXY header mandatory on the nodes
-    before = len(n1.read("access.log").splitlines())
+    before = len(n1.read_log("access.log").splitlines())
     st, body = direct(p1, proxy=False)
     time.sleep(0.2)
-    after = len(n1.read("access.log").splitlines())
+    after = len(n1.read_log("access.log").splitlines())
     check("direct request to a node without a PROXY header: connection "
           "closed without a response, no access log line",
           st == -4 and after == before, "%s %r, access log lines %d -> %d"
@@ -742,7 +658,7 @@ def scenario_proxy(opts, top, ports):
 
     # --- graceful restarts of node1 under load
     pid1 = n1.pid()
-    g0 = n1.read("error_log").count("FE10110")
+    g0 = n1.read_log("error_log").count("FE10110")
     marks = []
 
     def graceful():
@@ -767,7 +683,7 @@ def scenario_proxy(opts, top, ports):
           "the 3 graceful restarts had 0 refused or failed connections",
           dl.ok > 50 and not dl.bad, "ok %d, failed %d %s"
           % (dl.ok, len(dl.bad), dl.bad[:3]))
-    g1 = n1.read("error_log").count("FE10110")
+    g1 = n1.read_log("error_log").count("FE10110")
     after_last = sum(c.served("node1", marks[-1] + 0.5) for c in clients) \
         if marks else 0
     check("node1 restarted gracefully 3 times (same parent, FE10110) and "
@@ -888,10 +804,7 @@ def logs_clean(variant, ha, nodes):
     check("[%s] no ALERT in HAProxy's output" % variant, not bad,
           "; ".join(bad[:3]))
     for n in nodes:
-        bad = [l for l in n.read("error_log").splitlines()
-               if CRASH_RE.search(l)]
-        check("[%s] %s: no crash lines in the error log" % (variant, n.name),
-              not bad, "; ".join(bad[:3]))
+        n.check_error_log("[%s] %s" % (variant, n.name))
 
 
 def scenario(opts, top):
@@ -908,30 +821,22 @@ started_list = []      # every process, for the logs after a failure
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--module",
-                    default=os.path.join(TREE, ".libs",
-                                         "mod_mpm_fastevent.so"))
-    ap.add_argument("--name", default="mpm_fastevent_module")
-    ap.add_argument("--port", type=int,
-                    default=int(os.environ.get("FE_HAPROXY_PORT", "8581")))
+    ap = fe_test.arg_parser(int(os.environ.get("FE_HAPROXY_PORT", "8581")))
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp directory (configs, logs)")
-    opts = ap.parse_args()
+    opts = fe_test.parse(ap)
 
     if not os.access(HAPROXY, os.X_OK):
         print("SKIP: haproxy not installed")
         return 0
-    if not os.path.exists(opts.module):
-        print("%s is missing: build it with make -f Makefile.apxs"
-              % opts.module)
-        print("haproxy: 0 passed, 1 failed")
-        return 1
+    if not check("the module is built", os.path.exists(opts.module),
+                 "%s is missing: build it with make -f Makefile.apxs"
+                 % opts.module):
+        return fe_test.summary("haproxy")
     for a in (CLIENT2, HAPROXY_SRC):
-        if not addr_usable(a):
-            print("cannot bind %s (the test needs 127.0.0.0/8 on lo)" % a)
-            print("haproxy: 0 passed, 1 failed")
-            return 1
+        if not check("%s can be bound" % a, addr_usable(a),
+                     "the test needs 127.0.0.0/8 on lo"):
+            return fe_test.summary("haproxy")
 
     top = tempfile.mkdtemp(prefix="fe-haproxy-")
     if os.geteuid() == 0:
@@ -941,7 +846,6 @@ def main():
         raise Timeout("the run took more than %d s" % DEADLINE)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(DEADLINE)
-    failed_dir = False
     try:
         scenario(opts, top)
     except Exception as e:              # a broken scenario is a failure
@@ -951,15 +855,12 @@ def main():
         for p in cleanup_list:
             try:
                 if isinstance(p, Node):
-                    if p.pid() is not None and p.stop(limit=15) is None:
-                        print("# warning: %s (pid %s) did not stop"
-                              % (p.name, p.pid()))
+                    p.stop_if_running(limit=15)
                 else:
                     p.stop()
             except Exception as e:
                 print("# warning: cleanup: %r" % e)
-    passed = sum(results)
-    failed = len(results) - passed
+    failed = fe_test.failed()
     if failed:
         for p in started_list:
             if isinstance(p, HAProxy):
@@ -968,16 +869,14 @@ def main():
                     print("#   " + l)
             else:
                 print("# --- end of %s's error_log (%s)" % (p.name, p.dir))
-                for l in p.read("error_log").splitlines()[-10:]:
+                for l in p.read_log("error_log").splitlines()[-10:]:
                     print("#   " + l)
-        failed_dir = True
-    if opts.keep or failed_dir:
+    if opts.keep or failed:
         print("# logs and configs kept in %s" % top)
     else:
         shutil.rmtree(top, ignore_errors=True)
     note("done")
-    print("haproxy: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return fe_test.summary("haproxy")
 
 
 if __name__ == "__main__":
