@@ -843,6 +843,25 @@ def closed_check(tag, what, res, deadline=EOF_DEADLINE):
               times[-1] if times else float("nan"), late, never, HOLD_MAX))
 
 
+def reset_check(tag, name, r):
+    """Every reset client (results r) got its first 10 KiB each time."""
+    check("%s: %s" % (tag, name),
+          r.get("ok", 0) > 0 and not r.get("fail")
+          and not r.get("connect_fail"),
+          "%d iterations, ok %d, failed %d, connect failures %d %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0), r.get("errors") or ""))
+
+
+def halfclose_check(tag, name, r):
+    """Every half-closing client (results r) got its full response."""
+    check("%s: %s" % (tag, name), r.get("ok", 0) > 0 and not r.get("fail"),
+          "%d requests, complete %d, failed %d (connect failures %d) %s" % (
+              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
+              r.get("connect_fail", 0),
+              dict(list(r.get("errors", {}).items())[:4]) or ""))
+
+
 def sc_a(opts):
     tag = "a silent"
     srv, out, mid, s, bl = run_scenario(
@@ -920,13 +939,8 @@ def sc_d(opts):
     srv, out, mid, s, bl = run_scenario(
         opts, tag, "200 clients resetting mid-response (10 KiB of 1 MiB)",
         [("reset", 200)], duration=12)
-    r = out.get("reset", {})
-    check("%s: every reset client got its first 10 KiB" % tag,
-          r.get("ok", 0) > 0 and not r.get("fail") and
-          not r.get("connect_fail"),
-          "%d iterations, ok %d, failed %d, connect failures %d %s" % (
-              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
-              r.get("connect_fail", 0), r.get("errors") or ""))
+    reset_check(tag, "every reset client got its first 10 KiB",
+                out.get("reset", {}))
     finish(srv, tag, bl)
     return s
 
@@ -951,13 +965,8 @@ def sc_f(opts):
     srv, out, mid, s, bl = run_scenario(
         opts, tag, "200 clients half-closing after a complete GET",
         [("halfclose", 200)], duration=10)
-    r = out.get("halfclose", {})
-    check("%s: every half-closed client got its full response and EOF"
-          % tag, r.get("ok", 0) > 0 and not r.get("fail"),
-          "%d requests, complete %d, failed %d (connect failures %d) %s" % (
-              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
-              r.get("connect_fail", 0),
-              dict(list(r.get("errors", {}).items())[:4]) or ""))
+    halfclose_check(tag, "every half-closed client got its full response "
+                    "and EOF", out.get("halfclose", {}))
     finish(srv, tag, bl)
     return s
 
@@ -1008,20 +1017,10 @@ def sc_i(opts):
     closed_check(tag, "silent", out.get("silent", {}))
     closed_check(tag, "waiting garbage (after their last byte)",
                  out.get("garbage", {}))
-    r = out.get("halfclose", {})
-    check("%s: every half-closed client got its full response" % tag,
-          r.get("ok", 0) > 0 and not r.get("fail"),
-          "%d requests, complete %d, failed %d (connect failures %d) %s" % (
-              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
-              r.get("connect_fail", 0),
-              dict(list(r.get("errors", {}).items())[:4]) or ""))
-    r = out.get("reset", {})
-    check("%s: reset clients got their first 10 KiB" % tag,
-          r.get("ok", 0) > 0 and not r.get("fail")
-          and not r.get("connect_fail"),
-          "%d iterations, ok %d, failed %d, connect failures %d %s" % (
-              r.get("iterations", 0), r.get("ok", 0), r.get("fail", 0),
-              r.get("connect_fail", 0), r.get("errors") or ""))
+    halfclose_check(tag, "every half-closed client got its full response",
+                    out.get("halfclose", {}))
+    reset_check(tag, "reset clients got their first 10 KiB",
+                out.get("reset", {}))
     finish(srv, tag, bl)
     return s
 
