@@ -470,11 +470,11 @@ def configs(top, ports, variant):
         (r"^\s*server node2 .*\n", ""),
     ], "be_event")
     ha_cfg = ha_cfg.rstrip("\n") + "\n\n" + be
-    return node_conf, ha_cfg, node_block, ha_block
+    return node_conf, ha_cfg
 
 
 def bring_up(opts, top, ports, variant):
-    node_conf, ha_cfg, _, _ = configs(top, ports, variant)
+    node_conf, ha_cfg = configs(top, ports, variant)
     os.makedirs(top)
     if os.geteuid() == 0:
         os.chmod(top, 0o755)            # www-data reads the docroots

@@ -670,7 +670,8 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
                  probe_bar=(99.0, 100.0), extra=""):
     """Start a server, run `groups` ([(kind, count)]) and the probe for
     `duration` s, then the common checks.  Returns (server, merged client
-    results by kind, mid-run status, summary dict)."""
+    results by kind, mid-run status, the summary for the table at the
+    end, error-log lines before the run)."""
     note("%s: %s" % (tag, title))
     srv = Server(opts, factor=factor, extra=extra)
     summary = {"tag": tag}
@@ -749,7 +750,6 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
         gone = time.time()
         kc1 = kernel_counters()
         kd = dict((k, kc1.get(k, 0) - kc0.get(k, 0)) for k in kc1)
-        summary["kernel"] = kd
         if any(kd.values()):
             note("%s: kernel listen queue: %s" % (tag, ", ".join(
                 "%s +%d" % kv for kv in sorted(kd.items()))))
@@ -763,7 +763,7 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
         p50, p99 = pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000
         mx = (lat[-1] * 1000) if lat else float("nan")
         need_served, need_p99 = probe_bar
-        summary.update(served=served, p99=p99, p50=p50, probes=probe["n"])
+        summary.update(served=served, p99=p99)
         check("%s: probe served >= %g%% with p99 < %g ms" % (
             tag, need_served, need_p99),
             served >= need_served and p99 < need_p99,
@@ -787,9 +787,7 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
         f, st = last if last else (srv.fds(), srv.status())
         exc = fe_test.fd_excess(base, f)
         summary.update(fd_base=base[0] + sum(base[1]), fd_peak=peak,
-                       fd_end=f[0] + sum(f[1]), fd_excess=exc,
-                       procs_base=1 + len(base[1]), procs_end=1 + len(f[1]),
-                       mid=mid)
+                       fd_end=f[0] + sum(f[1]), fd_excess=exc)
         check("%s: server fds back to baseline within %d s" % (tag, SETTLE),
               exc <= 5,
               "start %d (%d procs), peak %d, end %d (%d procs), excess %d%s"
@@ -807,7 +805,6 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
                   st.get("Processes"), st.get("Stopping"),
                   mid.get("BusyWorkers"), mid.get("ConnsTotal"),
                   mid.get("Processes")))
-        summary["status_end"] = st
         return srv, out, mid, summary, base_lines
     except Exception:
         srv.stop()
@@ -924,7 +921,7 @@ def sc_c(opts):
           "%d readers, bytes min %s max %s, cut off %d, errors %s" % (
               len(got), min(got) if got else "-", max(got) if got else "-",
               cut, r.get("errors")))
-    busy = int(mid.get("BusyWorkers", 999)) if "BusyWorkers" in mid else 999
+    busy = int(mid.get("BusyWorkers", 999))
     check("%s: slow readers hold no worker (mid-run BusyWorkers <= 10)"
           % tag, busy <= 10, "BusyWorkers %s ConnsTotal %s "
           "ConnsAsyncWriting %s ConnsAsyncClosing %s" % (
