@@ -4,9 +4,10 @@ generated configuration (started, signalled and stopped by the pid in its
 PidFile, its error log scanned for crashes), and plain HTTP requests on
 loopback.  Only processes the driver started are touched.
 
-A check prints "ok - NAME" or "not ok - NAME: DETAIL"; a note prints
-"# ..."; summary(LABEL) prints the closing line "LABEL: N passed, N
-failed", which CI reads, and returns the exit status.
+A check prints "ok - NAME" or "not ok - NAME", with ": DETAIL" after it
+when there is a detail; a note prints "# ..."; summary(LABEL) prints the
+closing line "LABEL: N passed, N failed", which CI reads, and returns the
+exit status.
 """
 import argparse
 import os
