@@ -86,6 +86,17 @@ static const char *fe_cmd_factor(cmd_parms *cmd, void *dummy,
     return fe_parse_factor(arg, &fe_g.lim.worker_factor, cmd->pool);
 }
 
+static const char *fe_cmd_reserve(cmd_parms *cmd, void *dummy,
+                                  const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    return fe_parse_reserve(arg, &fe_g.lim.proxy_reserve, cmd->pool);
+}
+
 static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
                                    const char *arg)
 {
@@ -151,6 +162,11 @@ static const command_rec fe_cmds[] = {
                  "a woken server thread waits for its CPU's running thread "
                  "instead of preempting it; off: the kernel's default "
                  "policy"),
+    AP_INIT_TAKE1("FastEventProxyReserve", fe_cmd_reserve, NULL, RSRC_CONF,
+                  "Percentage of each child's workers kept from proxy "
+                  "handlers while other requests wait for a worker (default "
+                  "25%); off: proxied requests may take every worker, as "
+                  "under stock event"),
     AP_GRACEFUL_SHUTDOWN_TIMEOUT_COMMAND,
     { NULL }
 };
@@ -193,8 +209,8 @@ static int fe_detach(apr_pool_t *pconf)
                                         : APR_PROC_DETACH_DAEMONIZE);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, NULL, FELOGNO(10071)
-                     "apr_proc_detach() failed: cannot become a daemon; "
-                     "run with -DFOREGROUND to stay attached");
+                     "apr_proc_detach failed: cannot become a daemon; run "
+                     "with -DFOREGROUND to stay attached");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -249,6 +265,7 @@ static int fe_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (fe_preflight()) {
         fe_check_nofile(s, FE_NOFILE_PREFLIGHT);   /* -t included */
     }
+    fe_head_deadline_config(s, ptemp);
     return OK;
 }
 
@@ -266,6 +283,29 @@ static void fe_size_spawn_rates(fe_retained_t *rt, int num_buckets)
     }
     rt->spawn_rate = rates;
     rt->spawn_rate_len = num_buckets;
+}
+
+/*
+ * Every listener bucket needs a process to accept its connections: the
+ * kernel shares new connections out over every bucket's socket
+ * (SO_REUSEPORT), and those a bucket without a process gets are never
+ * accepted.  With more buckets than processes may run (MaxRequestWorkers /
+ * ThreadsPerChild), the extra buckets' sockets are closed before any child
+ * starts (the parent says so, FE10075).  Returns the buckets kept.
+ */
+static int fe_fit_buckets(int num_buckets)
+{
+    int limit = fe_g.lim.active_daemons_limit, i;
+
+    fe_g.buckets_asked = num_buckets;
+    if (limit < 1 || num_buckets <= limit) {
+        return num_buckets;
+    }
+    for (i = limit; i < num_buckets; i++) {
+        ap_close_listeners_ex(fe_g.buckets[i]);
+    }
+    ap_num_listen_buckets = limit;
+    return limit;
 }
 
 static int fe_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
@@ -294,19 +334,22 @@ static int fe_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
                                 &num_buckets);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT | level, rv, level ? NULL : s,
-                     FELOGNO(10073) "could not duplicate the listeners "
-                     "into %d buckets (ListenCoresBucketsRatio)",
+                     FELOGNO(10073) "could not duplicate listeners into "
+                     "%d buckets (ListenCoresBucketsRatio): lower or remove "
+                     "ListenCoresBucketsRatio, or raise the open files "
+                     "limit",
                      num_buckets);
         return !OK;
     }
+    num_buckets = fe_fit_buckets(num_buckets);
     fe_g.pods = apr_palloc(pconf, num_buckets * sizeof *fe_g.pods);
     for (i = 0; i < num_buckets; i++) {
         rv = ap_mpm_podx_open(pconf, &fe_g.pods[i]);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT | level, rv,
                          level ? NULL : s, FELOGNO(10074)
-                         "could not open the pipe of death: the open "
-                         "files limit (ulimit -n) may be too low");
+                         "could not open pipe-of-death: the open files "
+                         "limit (ulimit -n) may be too low");
             return !OK;
         }
     }
@@ -384,8 +427,11 @@ static void fe_register_hooks(apr_pool_t *p)
                                         NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_read_request(fe_pre_read_request_hook, NULL, NULL,
                              APR_HOOK_MIDDLE);
+    /* First: the request's time is set before modules read it. */
     ap_hook_post_read_request(fe_post_read_request, NULL, NULL,
-                              APR_HOOK_MIDDLE);
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_log_transaction(fe_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
     /* Secondary (HTTP/2 stream) connections get their own state before
      * any other module looks at them. */
     ap_hook_pre_connection(fe_pre_connection, NULL, NULL,

@@ -56,6 +56,7 @@
 #include <stddef.h>
 
 #include "policy/fe_config.h"
+#include "policy/fe_deadline.h"
 #include "policy/fe_kaslot.h"
 #include "policy/fe_timerq.h"
 #include "policy/fe_tq.h"
@@ -66,6 +67,10 @@
 
 #define FE_RETAINED_KEY "mpm_fastevent_retained"
 #define FE_MPM_NAME "fastevent"
+
+/** Old-generation processes that may drain in one scoreboard slot while
+ *  newer ones use it (process/fe_parent.c), on average per slot. */
+#define FE_GHOSTS_PER_SLOT 8
 
 /** The struct of @a type whose @a member @a ptr points at. */
 #define FE_CONTAINER_OF(ptr, type, member) \
@@ -86,6 +91,8 @@ typedef struct fe_retained {
     int maxworkers_reported;  /**< MaxRequestWorkers warning given */
     int sb_full_reported;     /**< scoreboard-full warning given */
     int signal_deaths;        /**< children killed by a signal in a row */
+    int sick_child_detected;  /**< a child exited sick since the last tick */
+    int had_ready_child;      /**< a child ever had a worker running */
     apr_time_t backoff_until; /**< do not fork before this time */
     apr_time_t last_death;    /**< when a child last died from a signal */
     apr_time_t last_retire;   /**< when a spare process was last retired */
@@ -99,8 +106,13 @@ typedef struct fe_globals {
     int foreground;               /**< -DFOREGROUND or -X */
     int no_detach;                /**< -DNO_DETACH */
     int num_buckets;              /**< listener buckets */
+    int buckets_asked;            /**< as many as ListenCoresBucketsRatio
+                                       asked for (more than num_buckets when
+                                       the process limit is lower) */
     ap_listen_rec **buckets;      /**< listeners per bucket */
     ap_pod_t **pods;              /**< pipe of death per bucket */
+    fe_deadline_t head_deadline;  /**< new connections' request heads
+                                       (connection/fe_headbuf.c) */
 } fe_globals_t;
 
 extern fe_globals_t fe_g;
@@ -114,7 +126,9 @@ typedef enum fe_kill {
     FE_KILL_NONE = 0,
     FE_KILL_SHORT,            /**< keep-alive over: short lingering close */
     FE_KILL_LINGER,           /**< I/O timeout: lingering close */
-    FE_KILL_CLOSE             /**< lingering over: close the socket */
+    FE_KILL_CLOSE,            /**< lingering over: close the socket */
+    FE_KILL_LATE              /**< new, header deadline passed with part
+                                   of a head in: the core answers it */
 } fe_kill_e;
 
 typedef struct fe_writenow fe_writenow_t;
@@ -145,6 +159,9 @@ typedef struct fe_conn {
     fe_kill_e kill;               /**< listener asks: close (linger short) */
     char *head;                   /**< bytes the listener read (fresh) */
     apr_size_t head_len, head_cap;
+    apr_time_t accepted_at;       /**< listener: when it was accepted */
+    apr_time_t line_at;           /**< listener: when the first request
+                                       line was in; the request's time */
     unsigned int in_pollset:1;    /**< parked: pollset or ka set (park.mutex) */
     unsigned char ka_parked;      /**< armed in the ka set (park.mutex) */
     unsigned char ka_reg;         /**< registered in the ka set (park.mutex) */
@@ -154,6 +171,10 @@ typedef struct fe_conn {
     unsigned int fresh:1;         /**< accepted, not yet set up */
     unsigned int async_suspended:1;  /**< CONN_STATE_SUSPENDED */
     unsigned int head_wait:1;     /**< fresh: listener collects its head */
+    unsigned int head_late:1;     /**< the header deadline passed: the
+                                       core's next read times out */
+    unsigned int in_fresh:1;      /**< counted in park.fresh_count
+                                       (park.mutex) */
     unsigned int client_done:1;   /**< request said: nothing follows */
 } fe_conn_t;
 
@@ -235,6 +256,10 @@ typedef struct fe_parking {
     fe_tq_t linger_q;
     fe_tq_t short_linger_q;
     fe_tq_t fresh_q;                  /**< accepted, no whole head yet */
+    fe_tqset_t fresh_more;            /**< the same, past the deadline's
+                                           first term (MinRate), per
+                                           remaining wait */
+    apr_interval_time_t fresh_step;   /**< fresh_more's rounding */
     fe_tq_t suspended_q;              /**< SUSPENDED conns, no timeout */
     fe_kaslots_t ka_slots;            /**< names in the ka set */
     unsigned int fresh_count;         /**< in fresh_q */
@@ -303,6 +328,11 @@ typedef struct fe_pool_stack {
 /** Workers inside proxy handlers (connection/fe_backend.c). */
 typedef struct fe_backend_use {
     volatile apr_uint32_t busy;
+    volatile apr_uint32_t waiting;    /**< proxied requests waiting for a
+                                           place, without a worker */
+    volatile apr_uint32_t others_sec;   /**< second of others_count */
+    volatile apr_uint32_t others_count; /**< requests not proxied in it */
+    volatile apr_uint32_t others_prev;  /**< ... in the second before */
     apr_time_t logged;                /**< last FE10180 (rate limit) */
 } fe_backend_use_t;
 
@@ -340,6 +370,7 @@ struct fe_child {
     apr_time_t gauges_at;             /**< queue gauge refreshed */
     apr_uint32_t rate_base;           /**< accepts a second ago */
     apr_time_t rate_since;
+    int ghost;                        /**< a newer process took our slot */
 };
 
 /** The child this process runs, NULL in the parent. */

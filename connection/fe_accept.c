@@ -96,23 +96,31 @@ static void fe_log_pause(fe_child_t *ch, fe_accepting_e how)
     }
     ch->acc.pause_logged = !on;
     ch->acc.pause_logged_at = on ? ch->acc.pause_logged_at : ch->loop_now;
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10134)
-                 "%s accepting connections: %u open, %u lingering, "
-                 "%u without a whole request head, %u of %d workers "
-                 "stuck in long requests; a child takes connections "
-                 "while fewer than (workers not stuck) x "
-                 "(AsyncRequestWorkerFactor %g + 1) with a request are "
-                 "open, at most %u, and %u without%s",
-                 on ? "resumed" : "paused",
+    if (on) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10134)
+                     "Accepting new connections again: %u active conns "
+                     "(%u lingering/0 clogged/%u suspended), %u idle "
+                     "workers (%u without a whole request head)",
+                     apr_atomic_read32(&ch->count.conns),
+                     apr_atomic_read32(&ch->count.lingering),
+                     apr_atomic_read32(&ch->count.suspended),
+                     fe_work_idlers(ch), ch->park.fresh_count);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10210)
+                 "Too many open connections (%u), not accepting new conns in "
+                 "this process: %u lingering, %u without a whole request "
+                 "head, %u of %d workers stuck in long requests; a child "
+                 "takes connections while fewer than (workers not stuck) x "
+                 "(AsyncRequestWorkerFactor %g + 1) with a request are open, "
+                 "at most %u, and %u without (other children or the kernel's "
+                 "backlog take new connections meanwhile; if this repeats, "
+                 "raise MaxRequestWorkers or AsyncRequestWorkerFactor)",
                  apr_atomic_read32(&ch->count.conns),
                  apr_atomic_read32(&ch->count.lingering),
-                 ch->park.fresh_count,
-                 ch->acc.stuck, ch->wk.started, fe_g.lim.worker_factor,
-                 ch->acc.hard_cap, ch->acc.fresh_cap,
-                 on ? "" : " (other children or the "
-                 "kernel's backlog take new connections meanwhile; "
-                 "if this repeats, raise MaxRequestWorkers or "
-                 "AsyncRequestWorkerFactor)");
+                 ch->park.fresh_count, ch->acc.stuck, ch->wk.started,
+                 fe_g.lim.worker_factor, ch->acc.hard_cap,
+                 ch->acc.fresh_cap);
 }
 
 static void fe_set_accepting(fe_child_t *ch, fe_accepting_e how)
@@ -323,6 +331,7 @@ static int fe_may_accept(fe_child_t *ch)
 {
     apr_time_t now = apr_time_now();
     unsigned int stuck = fe_stuck_workers(ch, now);
+    unsigned int waiting;
     fe_accept_facts_t f;
 
     if ((unsigned int)ch->wk.started <= stuck) {
@@ -341,6 +350,16 @@ static int fe_may_accept(fe_child_t *ch)
     f.conns = apr_atomic_read32(&ch->count.conns);
     f.conns -= f.conns > ch->park.fresh_count ? ch->park.fresh_count
                                               : f.conns;
+    /* A stuck worker's own connection counts with it, out of both sides
+     * of the rule: with 9 of 10 workers in websocket tunnels the free one
+     * still takes (AsyncRequestWorkerFactor + 1) connections. */
+    f.conns -= f.conns > stuck ? stuck : f.conns;
+    /* So do proxied requests waiting for a place (fe_backend.c): they
+     * hold no worker and take one only when a stuck one leaves; counting
+     * them would stop this child from taking the very requests the
+     * reserve keeps its workers for.  The hard cap still bounds them. */
+    waiting = apr_atomic_read32(&ch->backend.waiting);
+    f.conns -= f.conns > waiting ? waiting : f.conns;
     f.lingering = apr_atomic_read32(&ch->count.lingering);
     /* The workers really running: in a slot taken over from a draining
      * process some start only as its threads leave their rows. */
@@ -430,6 +449,7 @@ static fe_conn_t *fe_conn_alloc(fe_child_t *ch, apr_pool_t *p,
     cs->child = ch;
     cs->fresh = 1;
     cs->head_wait = head_wait != 0;
+    cs->accepted_at = ch->loop_now;
     cs->pub.state = CONN_STATE_PROCESSING;
     cs->resume_state = CONN_STATE_PROCESSING;
     cs->pfd.desc_type = APR_POLL_SOCKET;
@@ -475,6 +495,10 @@ static void fe_accept_one(fe_child_t *ch, ap_listen_rec *lr, int *more)
 
     *more = 0;
     if (p == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, ch->s, FELOGNO(10211)
+                     "Failed to create transaction pool: out of memory with "
+                     "%u connections open; this child stops gracefully",
+                     apr_atomic_read32(&ch->count.conns));
         ch->stop.resource_shortage = 1;
         fe_child_signal_stop(ch, FE_STOP_GRACEFUL);
         return;
@@ -554,14 +578,17 @@ void fe_accept_log_slow(fe_child_t *ch, apr_time_t now)
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10139)
-                 "closed %u connection(s) that had sent only part of a "
-                 "request head %" APR_TIME_T_FMT " s after connecting, and "
-                 "%u silent or incomplete one(s) to make room at the cap "
-                 "of %u such connections (slow clients, or a slowloris or "
-                 "silent-connection flood; none held a worker); the header "
-                 "deadline is min(Timeout, %d s)",
-                 ch->acc.slow_heads, apr_time_sec(ch->park.fresh_q.timeout),
-                 ch->acc.evicted, ch->acc.fresh_cap, FE_HEAD_DEADLINE_SECS);
+                 "ended %u connection(s) that had sent only part of a "
+                 "request head by the header deadline (%" APR_TIME_T_FMT
+                 " s after connecting, up to %" APR_TIME_T_FMT " s while "
+                 "bytes keep coming: RequestReadTimeout header=, or Timeout "
+                 "without mod_reqtimeout), and closed %u silent or "
+                 "incomplete one(s) to make room at the cap of %u such "
+                 "connections (slow clients, or a slowloris or "
+                 "silent-connection flood; none held a worker)",
+                 ch->acc.slow_heads, apr_time_sec(fe_g.head_deadline.timeout),
+                 apr_time_sec(fe_g.head_deadline.max), ch->acc.evicted,
+                 ch->acc.fresh_cap);
     ch->acc.slow_heads = 0;
     ch->acc.evicted = 0;
     ch->acc.slow_logged_at = now;

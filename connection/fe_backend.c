@@ -5,13 +5,18 @@
  * upstream through mod_proxy_http) blocks its worker until the backend
  * answers.  When the backend is saturated, such requests could occupy
  * every worker of every child, and static files, /server-status and
- * everything else would wait behind them.  So in each child at most
- * FE_BACKEND_SHARE of the workers may be inside a proxy handler at once.
- * A proxied request over that share is SUSPENDED (it holds no worker) and
- * retried from a timed callback every FE_BACKEND_RETRY, on a worker, until
- * a place is free; after max(Timeout, 60 s) it gets 503 with Retry-After.  The retry
- * completes the request the way mod_dialup does, and fe_timer.c hands the
- * connection back to the MPM.
+ * everything else would wait behind them.  So while other work waits in
+ * a child's worker queue for a worker, or other requests keep coming (at
+ * least FE_BACKEND_MIXED a second), at most (100 - FastEventProxyReserve)
+ * percent of its workers (75 % by default) may be inside a proxy handler;
+ * a child that only proxies lets proxied requests use every worker, as
+ * under stock event (rule: fe_backend_may_start(), policy/fe_connstate.c).  A
+ * proxied request that must give way is SUSPENDED (it holds no worker)
+ * and retried from a timed callback every FE_BACKEND_RETRY, on a worker,
+ * until it may start; after max(Timeout, 60 s) it gets 503 with
+ * Retry-After.  The retry completes the request the way mod_dialup does,
+ * and fe_timer.c hands the connection back to the MPM.
+ * FastEventProxyReserve off turns all of this off.
  *
  * Only HTTP/1 connections the MPM owns are paced: HTTP/2 streams run in
  * mod_http2's own threads.
@@ -20,6 +25,8 @@
  */
 #include "mpm_fastevent.h"
 #include "connection/fe_backend.h"
+#include "fdqueue/fe_work.h"
+#include "policy/fe_connstate.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -30,16 +37,15 @@
 
 APLOG_USE_MODULE(mpm_fastevent);
 
-/* Of each child's workers, at most this share (in quarters) may wait on
- * backends: the rest stay for everything else. */
-#define FE_BACKEND_QUARTERS 3
 #define FE_BACKEND_RETRY apr_time_from_msec(20)
 /* A waiting request holds no worker, only its connection, so it may wait
  * as long as a backend could take to answer: Timeout, and at least this. */
 #define FE_BACKEND_MIN_WAIT apr_time_from_sec(60)
 
 typedef struct fe_backend_req {
+    fe_child_t *ch;
     int counted;                  /* holds one of the child's places */
+    int waiting;                  /* counted in ch->backend.waiting */
     apr_time_t waiting_since;     /* first refused */
 } fe_backend_req_t;
 
@@ -50,12 +56,12 @@ static int fe_is_proxied(request_rec *r)
                || strcmp(r->handler, "proxy-server") == 0);
 }
 
-static unsigned int fe_backend_places(void)
+/* Workers of this child that may be inside proxy handlers while other
+ * work waits. */
+static unsigned int fe_places(void)
 {
-    int tpc = fe_g.lim.threads_per_child;
-    int n = tpc * FE_BACKEND_QUARTERS / 4;
-
-    return n < 1 ? 1 : (unsigned int)n;
+    return fe_backend_places((unsigned int)fe_g.lim.threads_per_child,
+                             fe_g.lim.proxy_reserve);
 }
 
 static apr_status_t fe_backend_release(void *data)
@@ -64,6 +70,47 @@ static apr_status_t fe_backend_release(void *data)
 
     apr_atomic_dec32(&ch->backend.busy);
     return APR_SUCCESS;
+}
+
+/* The request no longer waits for a place: it got one, an answer, or its
+ * pool went (the connection closed while it waited). */
+static apr_status_t fe_backend_unwait(void *data)
+{
+    fe_backend_req_t *br = data;
+
+    if (br->waiting) {
+        br->waiting = 0;
+        apr_atomic_dec32(&br->ch->backend.waiting);
+    }
+    return APR_SUCCESS;
+}
+
+/* Count a request that is not proxied in this second's counter.  Racing
+ * workers may lose a count at the turn of a second: the rate is a hint. */
+static void fe_backend_count_other(fe_child_t *ch)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t stamp = apr_atomic_read32(&ch->backend.others_sec);
+
+    if (stamp != now) {
+        apr_uint32_t last = apr_atomic_xchg32(&ch->backend.others_count, 0);
+
+        apr_atomic_set32(&ch->backend.others_prev,
+                         now == stamp + 1 ? last : 0);
+        apr_atomic_set32(&ch->backend.others_sec, now);
+    }
+    apr_atomic_inc32(&ch->backend.others_count);
+}
+
+/* The child serves other requests too: keep the reserve for them. */
+static int fe_backend_mixed(fe_child_t *ch)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+
+    return fe_backend_others(apr_atomic_read32(&ch->backend.others_sec),
+                             apr_atomic_read32(&ch->backend.others_count),
+                             apr_atomic_read32(&ch->backend.others_prev),
+                             now) >= FE_BACKEND_MIXED;
 }
 
 static void fe_backend_retry(void *baton);
@@ -75,8 +122,12 @@ static int fe_backend_handler(request_rec *r)
     fe_conn_t *cs = fe_conn_from_c(r->connection);
     fe_backend_req_t *br;
 
-    if (ch == NULL || !fe_is_proxied(r) || r->main != NULL
+    if (ch == NULL || fe_g.lim.proxy_reserve <= 0 || r->main != NULL
         || r->connection->master != NULL || cs == NULL || cs->fresh) {
+        return DECLINED;
+    }
+    if (!fe_is_proxied(r)) {
+        fe_backend_count_other(ch);
         return DECLINED;
     }
     br = ap_get_module_config(r->request_config, &mpm_fastevent_module);
@@ -87,8 +138,12 @@ static int fe_backend_handler(request_rec *r)
     if (br->counted) {
         return DECLINED;
     }
-    if (apr_atomic_inc32(&ch->backend.busy) < fe_backend_places()) {
+    /* inc32 returns the workers inside before this one */
+    if (fe_backend_may_start(apr_atomic_inc32(&ch->backend.busy),
+                             fe_places(), fe_work_conns_waiting(ch),
+                             fe_work_idlers(ch), fe_backend_mixed(ch))) {
         br->counted = 1;
+        fe_backend_unwait(br);
         apr_pool_cleanup_register(r->pool, ch, fe_backend_release,
                                   apr_pool_cleanup_null);
         return DECLINED;                 /* go on to mod_proxy */
@@ -96,6 +151,11 @@ static int fe_backend_handler(request_rec *r)
     apr_atomic_dec32(&ch->backend.busy);
     if (br->waiting_since == 0) {
         br->waiting_since = apr_time_now();
+        br->ch = ch;
+        br->waiting = 1;
+        apr_atomic_inc32(&ch->backend.waiting);
+        apr_pool_cleanup_register(r->pool, br, fe_backend_unwait,
+                                  apr_pool_cleanup_null);
     }
     else if (apr_time_now() - br->waiting_since
              > (r->server->timeout > FE_BACKEND_MIN_WAIT
@@ -108,17 +168,21 @@ static int fe_backend_handler(request_rec *r)
                           "backend saturated: no place for a proxied "
                           "request within %" APR_TIME_T_FMT " s (%u of "
                           "ThreadsPerChild %d workers already wait on "
-                          "backends); answering 503.  Raise the backend's "
-                          "capacity (pm.max_children) or lower its "
-                          "response time",
+                          "backends while other work waits: "
+                          "FastEventProxyReserve %d%%); answering 503.  "
+                          "Raise the backend's capacity (pm.max_children) "
+                          "or lower its response time",
                           apr_time_sec(now - br->waiting_since),
-                          fe_backend_places(), fe_g.lim.threads_per_child);
+                          fe_places(), fe_g.lim.threads_per_child,
+                          fe_g.lim.proxy_reserve);
         }
+        fe_backend_unwait(br);
         apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (ap_mpm_register_timed_callback(FE_BACKEND_RETRY, fe_backend_retry,
                                        r) != APR_SUCCESS) {
+        fe_backend_unwait(br);
         return DECLINED;                 /* cannot wait: run it now */
     }
     return SUSPENDED;

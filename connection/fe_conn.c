@@ -26,7 +26,6 @@
 #include "connection/fe_writenow.h"
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
-#include "policy/fe_head.h"
 #include "scoreboard/fe_sb.h"
 #include "http_log.h"
 #include "http_protocol.h"
@@ -286,7 +285,10 @@ static int fe_on_write_completion(fe_conn_t *cs)
     case FE_NEXT_KEEPALIVE: {
         apr_time_t idle_since = apr_time_now();
 
-        fe_sb_conn_status(c, SERVER_BUSY_KEEPALIVE);
+        /* A worker holding a keep-alive connection is idle, and shows so
+         * ('_'), as under stock event: the parent counts it as spare, and
+         * it is given back the moment work waits. */
+        fe_sb_conn_status(c, SERVER_READY);
         if (fe_hold_wait(cs->child, fe_sock_fd(cs->sock), cs->ka_timeout,
                          idle_since, cs->tid)) {
             cs->pub.state = CONN_STATE_PROCESSING;
@@ -402,50 +404,20 @@ static int fe_apply_kill(fe_conn_t *cs)
     return 1;
 }
 
-/*
- * A new connection the listener gave up on (header deadline, or evicted
- * at the cap of such connections) before its head was complete.  When
- * part of an HTTP/1 head came, tell the client, as the core does when
- * mod_reqtimeout ends a head: 408, then a half-close and a drain of what
- * is already in, so the close does not reset the answer away.  One
- * non-blocking send, best effort; silence for a stopping child, nothing
- * received, TLS or binary input.
- */
-static void fe_fresh_refuse(fe_conn_t *cs)
-{
-    static const char body[] = "The request head did not arrive in time.\n";
-    char buf[256], junk[4096];
-    int fd, n, i;
-
-    if (cs->head_len == 0 || cs->child->stop.dying
-        || !fe_head_answerable(cs->head, cs->head_len)
-        || (fd = fe_sock_fd(cs->sock)) < 0) {
-        return;
-    }
-    n = apr_snprintf(buf, sizeof buf, "HTTP/1.1 408 Request Timeout\r\n"
-                     "Connection: close\r\n"
-                     "Content-Type: text/plain; charset=us-ascii\r\n"
-                     "Content-Length: %" APR_SIZE_T_FMT "\r\n\r\n%s",
-                     sizeof body - 1, body);
-    if (send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
-        return;
-    }
-    shutdown(fd, SHUT_WR);
-    for (i = 0; i < 16; i++) {
-        if (recv(fd, junk, sizeof junk, MSG_DONTWAIT) <= 0) {
-            break;
-        }
-    }
-}
-
 /* Run cs until it leaves this worker. */
 void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
 {
     cs->tid = w->tid;
     if (cs->fresh) {
-        if (cs->kill) {
-            fe_fresh_refuse(cs);
-            fe_conn_close(cs);
+        if (cs->kill == FE_KILL_LATE) {
+            /* Part of a head came by the header deadline: the core reads
+             * it, then a timeout (fe_headbuf.c), and answers as it does
+             * when mod_reqtimeout ends a head (408). */
+            cs->head_late = 1;
+            cs->kill = FE_KILL_NONE;
+        }
+        else if (cs->kill) {
+            fe_conn_close(cs);       /* nothing came, or evicted: silence */
             return;
         }
         if (fe_conn_setup(cs, w) < 0) {
@@ -531,6 +503,30 @@ static int fe_request_ends_input(request_rec *r)
                           has_body);
 }
 
+/* The first request of a connection whose head the listener collected
+ * began when its request line was in (cs->line_at), not when a worker
+ * read it from the buffer: its %t and %D count from there, as they do
+ * under stock event, whose worker reads the line as it comes. */
+static void fe_request_began(fe_conn_t *cs, request_rec *r)
+{
+    if (cs->line_at != 0 && r->connection->keepalives == 0) {
+        r->request_time = cs->line_at;
+    }
+}
+
+/* log_transaction, first: also for a head that failed (a 408 at the
+ * header deadline), which post_read_request never saw. */
+int fe_log_transaction(request_rec *r)
+{
+    fe_conn_t *cs = fe_conn_from_c(r->connection);
+
+    if (cs != NULL && r->main == NULL) {
+        fe_request_began(cs, r);
+        cs->line_at = 0;
+    }
+    return DECLINED;
+}
+
 /* KeepAliveTimeout of the vhost that served the request, when it set one
  * (else the connection's base server's), as stock event does. */
 int fe_post_read_request(request_rec *r)
@@ -538,6 +534,7 @@ int fe_post_read_request(request_rec *r)
     fe_conn_t *cs = fe_conn_from_c(r->connection);
 
     if (cs != NULL) {
+        fe_request_began(cs, r);
         cs->ka_timeout = r->server->keep_alive_timeout_set
                          ? r->server->keep_alive_timeout
                          : r->connection->base_server->keep_alive_timeout;
@@ -575,6 +572,9 @@ int fe_pre_connection(conn_rec *c, void *csd)
         cs->suspended = 0;
         cs->head = NULL;
         cs->head_len = cs->head_cap = 0;
+        cs->head_late = 0;
+        cs->in_fresh = 0;
+        cs->line_at = 0;
         cs->wn = NULL;               /* FE_WRITE_NOW is the master's */
     }
     cs->c = c;

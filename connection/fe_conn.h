@@ -49,6 +49,7 @@ fe_drain_e fe_linger_discard(fe_conn_t *cs, int rounds);
 int fe_pre_connection(conn_rec *c, void *csd);
 void fe_pre_read_request_hook(request_rec *r, conn_rec *c);
 int fe_post_read_request(request_rec *r);
+int fe_log_transaction(request_rec *r);
 int fe_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
                        const char *protocol);
 

@@ -22,6 +22,10 @@ int fe_head_wanted(const ap_listen_rec *lr);
 /** Listener: read what a new connection sent, without blocking. */
 fe_head_read_e fe_head_read(fe_conn_t *cs);
 
+/** Parent, at check_config: the header deadline of new connections, from
+ *  mod_reqtimeout's header stage (main server) or Timeout, in fe_g. */
+void fe_head_deadline_config(server_rec *s, apr_pool_t *ptemp);
+
 /** The insert_network_bucket hook that hands the bytes to the core. */
 void fe_headbuf_register_hooks(void);
 

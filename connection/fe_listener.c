@@ -56,8 +56,9 @@ static apr_status_t fe_create_pollset(fe_child_t *ch, apr_uint32_t size)
     rv = apr_pollset_create(&ch->pollset, size, ch->pruntime, flags);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10130)
-                     "apr_pollset_create() failed for %u descriptors: "
-                     "check the open files limit (ulimit -n)", size);
+                     "apr_pollset_create with Thread Safety failed: "
+                     "apr_pollset_create() for %u descriptors; check the "
+                     "open files limit (ulimit -n)", size);
     }
     return rv;
 }
@@ -179,6 +180,35 @@ static unsigned int fe_expire_q(fe_child_t *ch, fe_tq_t *q, apr_time_t now,
     return count;
 }
 
+/* Pre-condition: park.mutex held.  The due entries of @a q, a queue of
+ * new connections waiting for their request head: one whose deadline
+ * grew with the bytes it sent (mod_reqtimeout's MinRate) waits on in
+ * park.fresh_more; the others go onto *kill, to be closed (nothing sent)
+ * or answered by the core (part of a head: FE_KILL_LATE).  @a now is the
+ * clock (fe_ka_clock() once stopping). */
+static unsigned int fe_expire_fresh(fe_child_t *ch, fe_tq_t *q,
+                                    apr_time_t now, fe_conn_t **kill)
+{
+    unsigned int count = 0;
+    fe_tq_node_t *n = fe_tq_expire(q, now, 0, NULL);
+
+    while (n != NULL) {
+        fe_tq_node_t *next = n->next;
+        fe_conn_t *cs = fe_conn_of_tq(n);
+
+        n->next = NULL;
+        if (!fe_park_fresh_extend_locked(ch, cs, now)) {
+            fe_unpark_locked(ch, cs);
+            cs->kill = cs->head_len > 0 ? FE_KILL_LATE : FE_KILL_CLOSE;
+            cs->tq.next = (fe_tq_node_t *)*kill;   /* reuse the link */
+            *kill = cs;
+            count++;
+        }
+        n = next;
+    }
+    return count;
+}
+
 static apr_time_t fe_earlier(apr_time_t t, const fe_tq_t *q)
 {
     apr_time_t e = fe_tq_next_expiry(q);
@@ -236,10 +266,15 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
                           &kill);
         next = fe_earlier(next, &ch->park.io_qs.qs[i]);
     }
-    io += fe_expire_q(ch, &ch->park.fresh_q,
-                      fe_ka_clock(ch, &ch->park.fresh_q, now), FE_KILL_CLOSE,
-                      &kill);
+    io += fe_expire_fresh(ch, &ch->park.fresh_q,
+                          fe_ka_clock(ch, &ch->park.fresh_q, now), &kill);
     next = fe_earlier(next, &ch->park.fresh_q);
+    for (i = 0; i < ch->park.fresh_more.n; i++) {
+        fe_tq_t *q = &ch->park.fresh_more.qs[i];
+
+        io += fe_expire_fresh(ch, q, fe_ka_clock(ch, q, now), &kill);
+        next = fe_earlier(next, q);
+    }
     linger += fe_expire_q(ch, &ch->park.linger_q, now, FE_KILL_CLOSE, &kill);
     linger += fe_expire_q(ch, &ch->park.short_linger_q, now, FE_KILL_CLOSE,
                           &kill);
@@ -380,8 +415,9 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
             && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ch->s, FELOGNO(10138)
-                         "apr_pollset_poll() failed: this child stops "
-                         "gracefully");
+                         "apr_pollset_poll failed.  Attempting to shutdown "
+                         "process gracefully (this child stops gracefully "
+                         "and the parent starts another)");
             ch->stop.resource_shortage = 1;
             fe_child_signal_stop(ch, FE_STOP_GRACEFUL);
         }

@@ -49,12 +49,26 @@ static int fe_count_servers(void)
     return n;
 }
 
-/* The header deadline: Timeout, at most FE_HEAD_DEADLINE_SECS. */
-static apr_interval_time_t fe_park_head_deadline(void)
+/* A new connection whose head keeps coming in (mod_reqtimeout's MinRate)
+ * waits past the header deadline's first term in one of the fresh_more
+ * queues, one per remaining wait rounded up to a step: at least 10 ms,
+ * and at most 256 queues however long the extension may be (78 ms with
+ * Debian's header=20-40).  It is late by less than a step. */
+#define FE_FRESH_STEP_MIN apr_time_from_msec(10)
+#define FE_FRESH_QUEUES   256
+
+static void fe_park_fresh_setup(fe_child_t *ch)
 {
-    return ap_server_conf->timeout < apr_time_from_sec(FE_HEAD_DEADLINE_SECS)
-           ? ap_server_conf->timeout
-           : apr_time_from_sec(FE_HEAD_DEADLINE_SECS);
+    fe_parking_t *pk = &ch->park;
+    const fe_deadline_t *d = &fe_g.head_deadline;
+    apr_interval_time_t extra = d->max - d->timeout;
+
+    fe_tq_init(&pk->fresh_q, d->timeout);
+    pk->fresh_step = extra / FE_FRESH_QUEUES > FE_FRESH_STEP_MIN
+                     ? extra / FE_FRESH_QUEUES : FE_FRESH_STEP_MIN;
+    fe_tqset_init(&pk->fresh_more,
+                  extra > 0 ? (int)(extra / pk->fresh_step) + 2 : 1,
+                  ch->pruntime);
 }
 
 apr_status_t fe_park_setup(fe_child_t *ch)
@@ -73,11 +87,11 @@ apr_status_t fe_park_setup(fe_child_t *ch)
     fe_tq_init(&pk->linger_q, apr_time_from_sec(FE_LINGER_SECS));
     fe_tq_init(&pk->short_linger_q, apr_time_from_sec(FE_SHORT_LINGER_SECS));
     /* A new connection waits here until its request head is in, holding
-     * no worker: up to Timeout, and at most FE_HEAD_DEADLINE_SECS
-     * (mod_reqtimeout's default header timeout) from accept, so a flood of
+     * no worker, up to its header deadline (fe_g.head_deadline: what
+     * mod_reqtimeout's header stage allows, or Timeout), so a flood of
      * silent or trickling (slowloris) connections costs descriptors, not
      * workers. */
-    fe_tq_init(&pk->fresh_q, fe_park_head_deadline());
+    fe_park_fresh_setup(ch);
     /* A list that never expires: the suspended connections. */
     fe_tq_init(&pk->suspended_q, FE_TQ_NEVER);
     pk->next_wakeup = FE_TQ_NEVER;
@@ -272,6 +286,7 @@ void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
     apr_thread_mutex_lock(ch->park.mutex);
     rv = fe_park_locked(ch, cs, &ch->park.fresh_q, ch->loop_now, 0);
     if (rv == APR_SUCCESS) {
+        cs->in_fresh = 1;
         ch->park.fresh_count++;
         if (fe_tq_next_expiry(&ch->park.fresh_q) < ch->park.next_wakeup) {
             ch->park.next_wakeup = fe_tq_next_expiry(&ch->park.fresh_q);
@@ -281,6 +296,26 @@ void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
     if (rv != APR_SUCCESS) {
         fe_park_dispatch(ch, cs);    /* as a blocking read would take it */
     }
+}
+
+int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
+                                apr_time_t now)
+{
+    apr_time_t due = fe_deadline_at(&fe_g.head_deadline, cs->accepted_at,
+                                    cs->head_len);
+    apr_interval_time_t step = ch->park.fresh_step, wait;
+    fe_tq_t *q;
+
+    if (due <= now || ch->stop.dying) {
+        return 0;
+    }
+    wait = (due - now + step - 1) / step * step;
+    q = fe_tqset_get(&ch->park.fresh_more, wait);
+    fe_tq_append(q, &cs->tq, now);
+    if (fe_tq_next_expiry(q) < ch->park.next_wakeup) {
+        ch->park.next_wakeup = fe_tq_next_expiry(q);
+    }
+    return 1;
 }
 
 apr_status_t fe_park_rearm_locked(fe_child_t *ch, fe_conn_t *cs)
@@ -309,7 +344,9 @@ void fe_park_ka_disarm_locked(fe_child_t *ch, fe_conn_t *cs)
 
 void fe_unpark_claimed_locked(fe_child_t *ch, fe_conn_t *cs)
 {
-    if (cs->tq.q == &ch->park.fresh_q) {
+    /* A flag, not the queue: an expired entry is in no queue any more. */
+    if (cs->in_fresh) {
+        cs->in_fresh = 0;
         ch->park.fresh_count--;
     }
     fe_tq_remove(&cs->tq);

@@ -17,10 +17,6 @@
 /** A short lingering close lasts at most this, as under stock event. */
 #define FE_SHORT_LINGER_SECS  2
 
-/** Header deadline: the longest a new connection may take to send its
- *  request head (Timeout if shorter), mod_reqtimeout's default. */
-#define FE_HEAD_DEADLINE_SECS 20
-
 /** An idle keep-alive connection gives back the free pages of its memory
  *  once it has waited this long (connection/fe_trim.c). */
 #define FE_IDLE_TRIM_AFTER    apr_time_from_sec(1)
@@ -42,6 +38,13 @@ apr_status_t fe_park(fe_conn_t *cs, int state, int sense, int resume,
 /** Listener: a new connection waits for its request head (fresh_q).  If
  *  it cannot be parked it goes to a worker at once. */
 void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs);
+
+/** Pre-condition: park.mutex held; @a cs, a new connection whose wait in
+ *  a fresh queue expired (out of its queue, still in the pollset).  When
+ *  its header deadline, grown with the bytes it sent, is still ahead of
+ *  @a now, it waits on (1); else 0 and the caller ends the wait. */
+int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
+                                apr_time_t now);
 
 /** Listener: hand a connection that left its wait (or never waited) to a
  *  worker, stamped for the hand-off metric. */

@@ -430,6 +430,11 @@ unsigned int fe_queue_waiting(fe_queue_t *q)
            + *(volatile unsigned int *)&q->urgent_count;
 }
 
+unsigned int fe_queue_items_waiting(fe_queue_t *q)
+{
+    return *(volatile unsigned int *)&q->nelts;
+}
+
 unsigned int fe_queue_capacity(const fe_queue_t *q)
 {
     return q->capacity;

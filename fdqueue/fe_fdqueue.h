@@ -105,6 +105,10 @@ unsigned int fe_queue_length(fe_queue_t *q);
  *  used. */
 unsigned int fe_queue_waiting(fe_queue_t *q);
 
+/** As fe_queue_waiting() but the items (connections) only, not the
+ *  urgent lane: a snapshot without the lock. */
+unsigned int fe_queue_items_waiting(fe_queue_t *q);
+
 /** The capacity given at creation. */
 unsigned int fe_queue_capacity(const fe_queue_t *q);
 

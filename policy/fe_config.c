@@ -60,6 +60,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->cpu_affinity = 1;
     l->ka_poll = 0;
     l->sched_batch = 1;
+    l->proxy_reserve = FE_DEFAULT_PROXY_RESERVE;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
                               / FE_DEFAULT_THREADS_PER_CHILD;
 }
@@ -131,6 +132,32 @@ const char *fe_parse_affinity(const char *arg, int *out, apr_pool_t *p)
                         "'%s'", arg != NULL ? arg : "");
 }
 
+const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p)
+{
+    const char *s = arg != NULL ? arg : "";
+    int v = 0, digits = 0;
+
+    if (!strcasecmp(s, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    while (*s >= '0' && *s <= '9' && digits < 3) {
+        v = v * 10 + (*s++ - '0');
+        digits++;
+    }
+    if (*s == '%') {
+        s++;
+    }
+    if (digits == 0 || *s != '\0' || v > FE_MAX_PROXY_RESERVE) {
+        return apr_psprintf(p, "FastEventProxyReserve takes off or a "
+                            "percentage of each child's workers from 0 to "
+                            "%d (e.g. 25%%), not '%s'", FE_MAX_PROXY_RESERVE,
+                            arg != NULL ? arg : "");
+    }
+    *out = v;
+    return NULL;
+}
+
 static const char *not_positive(const char *arg, apr_pool_t *p)
 {
     return apr_psprintf(p, "AsyncRequestWorkerFactor takes a positive number "
@@ -182,7 +209,7 @@ static void report(check_ctx_t *cx, int tag, const char *fmt, ...)
 /* Count the adjustment and hand one formatted line to the diag callback. */
 static void report(check_ctx_t *cx, int tag, const char *fmt, ...)
 {
-    char msg[640];
+    char msg[1024];
     va_list ap;
 
     cx->reported++;
@@ -200,14 +227,16 @@ static void clamp_range(check_ctx_t *cx, const char *name, int *value,
                         int max, int tag_high, int tag_low)
 {
     if (*value > max) {
-        report(cx, tag_high, "%s %d is above the compiled-in maximum %d: "
-               "using %s %d; set %s to %d or less",
+        report(cx, tag_high, "%s of %d exceeds compile-time limit of %d, "
+               "decreasing to match: %s %d is above the compiled-in maximum "
+               "%d: using %s %d; set %s to %d or less", name, *value, max,
                name, *value, max, name, max, name, max);
         *value = max;
     }
     else if (*value < 1) {
-        report(cx, tag_low, "%s %d is below the minimum 1: using %s 1; "
-               "set %s to 1 or more", name, *value, name, name);
+        report(cx, tag_low, "%s of %d not allowed, increasing to 1: %s %d "
+               "is below the minimum 1: using %s 1; set %s to 1 or more",
+               name, *value, name, *value, name, name);
         *value = 1;
     }
 }
@@ -222,10 +251,12 @@ static void freeze(check_ctx_t *cx, const char *name, int *value, int first,
     if (first <= 0 || *value == first) {
         return;
     }
-    report(cx, tag, "%s %d differs from %s %d the server started with, and "
-           "%s cannot change on a graceful or ordinary restart: keeping %s "
-           "%d; a full stop/start of the server is needed to use %s %d",
-           name, *value, name, first, name, name, first, name, *value);
+    report(cx, tag, "changing %s to %d from original value of %d not "
+           "allowed during restart: %s %d differs from %s %d the server "
+           "started with, and %s cannot change on a graceful or ordinary "
+           "restart: keeping %s %d; a full stop/start of the server is "
+           "needed to use %s %d", name, *value, first, name, *value, name,
+           first, name, name, first, name, *value);
     *value = first;
 }
 
@@ -237,22 +268,26 @@ static void check_threads_per_child(fe_limits_t *l, check_ctx_t *cx)
                        ? " (a new ThreadLimit needs a full stop/start)" : "";
 
     if (tpc > tl && tpc <= FE_MAX_THREAD_LIMIT) {
-        report(cx, TAG_TPC_HIGH, "ThreadsPerChild %d is above ThreadLimit "
-               "%d: using ThreadsPerChild %d; raise ThreadLimit to %d%s or "
-               "lower ThreadsPerChild to %d", tpc, tl, tl, tpc, note, tl);
+        report(cx, TAG_TPC_HIGH, "ThreadsPerChild of %d exceeds ThreadLimit "
+               "of %d, decreasing to match: ThreadsPerChild %d is above "
+               "ThreadLimit %d: using ThreadsPerChild %d; raise ThreadLimit "
+               "to %d%s or lower ThreadsPerChild to %d", tpc, tl, tpc, tl,
+               tl, tpc, note, tl);
         l->threads_per_child = tl;
     }
     else if (tpc > tl) {
-        report(cx, TAG_TPC_ABOVE_MAX, "ThreadsPerChild %d is above "
-               "ThreadLimit %d (which cannot exceed %d): using ThreadsPerChild %d; lower "
-               "ThreadsPerChild to %d or less", tpc, tl, FE_MAX_THREAD_LIMIT,
-               tl, tl);
+        report(cx, TAG_TPC_ABOVE_MAX, "ThreadsPerChild of %d exceeds "
+               "ThreadLimit of %d, decreasing to match: ThreadsPerChild %d "
+               "is above ThreadLimit %d (which cannot exceed %d): using "
+               "ThreadsPerChild %d; lower ThreadsPerChild to %d or less",
+               tpc, tl, tpc, tl, FE_MAX_THREAD_LIMIT, tl, tl);
         l->threads_per_child = tl;
     }
     else if (tpc < 1) {
-        report(cx, TAG_TPC_LOW, "ThreadsPerChild %d is below the minimum 1: "
+        report(cx, TAG_TPC_LOW, "ThreadsPerChild of %d not allowed, "
+               "increasing to 1: ThreadsPerChild %d is below the minimum 1: "
                "using ThreadsPerChild 1; set ThreadsPerChild to 1 or more",
-               tpc);
+               tpc, tpc);
         l->threads_per_child = 1;
     }
 }
@@ -265,10 +300,12 @@ static void check_workers_floor(fe_limits_t *l, check_ctx_t *cx)
     if (l->max_workers >= tpc) {
         return;
     }
-    report(cx, TAG_WORKERS_LOW, "MaxRequestWorkers %d is less than the %d "
-           "workers of one process (ThreadsPerChild %d): using "
-           "MaxRequestWorkers %d; set MaxRequestWorkers to %d or more, or "
-           "lower ThreadsPerChild", l->max_workers, tpc, tpc, tpc, tpc);
+    report(cx, TAG_WORKERS_LOW, "MaxRequestWorkers of %d is less than "
+           "ThreadsPerChild of %d, increasing to match: MaxRequestWorkers %d "
+           "is less than the %d workers of one process (ThreadsPerChild %d): "
+           "using MaxRequestWorkers %d; set MaxRequestWorkers to %d or more, "
+           "or lower ThreadsPerChild", l->max_workers, tpc, l->max_workers,
+           tpc, tpc, tpc, tpc);
     l->max_workers = tpc;
 }
 
@@ -286,10 +323,13 @@ static void check_workers_multiple(fe_limits_t *l, check_ctx_t *cx)
     if (up <= INT_MAX) {
         snprintf(alt, sizeof(alt), " or %lld", up);
     }
-    report(cx, TAG_WORKERS_ROUNDED, "MaxRequestWorkers %d is not a multiple "
-           "of ThreadsPerChild %d (%d x %d + %d): using MaxRequestWorkers %d "
-           "(%d processes); set MaxRequestWorkers to %d%s",
-           l->max_workers, tpc, n, tpc, rest, n * tpc, n, n * tpc, alt);
+    report(cx, TAG_WORKERS_ROUNDED, "MaxRequestWorkers of %d is not an "
+           "integer multiple of ThreadsPerChild of %d, decreasing to nearest "
+           "multiple %d: MaxRequestWorkers %d is not a multiple of "
+           "ThreadsPerChild %d (%d x %d + %d): using MaxRequestWorkers %d "
+           "(%d processes); set MaxRequestWorkers to %d%s", l->max_workers,
+           tpc, n * tpc, l->max_workers, tpc, n, tpc, rest, n * tpc, n,
+           n * tpc, alt);
     l->max_workers = n * tpc;
 }
 
@@ -320,10 +360,12 @@ static void check_active_daemons(fe_limits_t *l, check_ctx_t *cx)
                  "ServerLimit cannot exceed %d", l->max_workers,
                  FE_MAX_SERVER_LIMIT);
     }
-    report(cx, TAG_WORKERS_SERVER_LIMIT, "MaxRequestWorkers %d needs %d "
-           "processes of ThreadsPerChild %d, but ServerLimit %d allows only "
-           "%d: using MaxRequestWorkers %d (%d x %d); %s", l->max_workers,
-           need, tpc, sl, sl, sl * tpc, sl, tpc, fix);
+    report(cx, TAG_WORKERS_SERVER_LIMIT, "MaxRequestWorkers of %d would "
+           "require %d servers and exceed ServerLimit of %d, decreasing to "
+           "%d: MaxRequestWorkers %d needs %d processes of ThreadsPerChild "
+           "%d, but ServerLimit %d allows only %d: using MaxRequestWorkers "
+           "%d (%d x %d); %s", l->max_workers, need, sl, sl * tpc,
+           l->max_workers, need, tpc, sl, sl, sl * tpc, sl, tpc, fix);
     l->active_daemons_limit = sl;
     l->max_workers = sl * tpc;
 }
@@ -334,9 +376,10 @@ static void check_start_servers(fe_limits_t *l, check_ctx_t *cx)
     int adl = l->active_daemons_limit;
 
     if (l->start_servers < 1) {
-        report(cx, TAG_START_LOW, "StartServers %d is below the minimum 1: "
+        report(cx, TAG_START_LOW, "StartServers of %d not allowed, "
+               "increasing to 1: StartServers %d is below the minimum 1: "
                "using StartServers 1; set StartServers to 1 or more",
-               l->start_servers);
+               l->start_servers, l->start_servers);
         l->start_servers = 1;
     }
     else if (l->start_servers > adl) {
@@ -356,9 +399,10 @@ static void check_min_spare(fe_limits_t *l, check_ctx_t *cx)
     if (l->min_spare_threads >= 1) {
         return;
     }
-    report(cx, TAG_MIN_SPARE_LOW, "MinSpareThreads %d is below the minimum "
-           "1: using MinSpareThreads 1; set MinSpareThreads to 1 or more",
-           l->min_spare_threads);
+    report(cx, TAG_MIN_SPARE_LOW, "MinSpareThreads of %d not allowed, "
+           "increasing to 1: MinSpareThreads %d is below the minimum 1: "
+           "using MinSpareThreads 1; set MinSpareThreads to 1 or more",
+           l->min_spare_threads, l->min_spare_threads);
     l->min_spare_threads = 1;
 }
 

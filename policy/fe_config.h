@@ -25,6 +25,8 @@
 #define FE_DEFAULT_MAX_WORKERS       400   /* ServerLimit 16 x 25 */
 #define FE_DEFAULT_WORKER_FACTOR     2.0
 #define FE_MAX_WORKER_FACTOR         1000.0
+#define FE_DEFAULT_PROXY_RESERVE     25    /* percent */
+#define FE_MAX_PROXY_RESERVE         90
 
 /** The sizing directives of one configuration cycle. */
 typedef struct fe_limits {
@@ -39,6 +41,9 @@ typedef struct fe_limits {
     int cpu_affinity;        /**< FastEventCPUAffinity: 1 auto, 0 off */
     int ka_poll;             /**< FastEventKeepAlivePoll: 1 on, 0 off */
     int sched_batch;         /**< FastEventSchedBatch: 1 on, 0 off */
+    int proxy_reserve;       /**< FastEventProxyReserve: percent of a
+                                  child's workers kept from proxy handlers
+                                  while other work waits; 0: off */
     /** Derived by fe_limits_check(): max_workers / threads_per_child. */
     int active_daemons_limit;
 } fe_limits_t;
@@ -67,6 +72,13 @@ const char *fe_parse_int(const char *directive, const char *arg, int *out,
  * @a p; *out is untouched on error.
  */
 const char *fe_parse_factor(const char *arg, double *out, apr_pool_t *p);
+
+/**
+ * FastEventProxyReserve: "off", or a percentage from 0 to 90 of each
+ * child's workers ("25" or "25%"); off and 0 are the same.
+ * @return NULL, or an error message from @a p.
+ */
+const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p);
 
 /**
  * Parse FastEventCPUAffinity: "auto" (or "on") gives 1, "off" gives 0,

@@ -186,7 +186,10 @@ int fe_accept_defer(unsigned int active, unsigned int threads,
     if (threads == 0 || room > keep) {
         return 0;
     }
-    return sibling_room >= room + 2;
+    /* With no room at all, any sibling with a free worker serves a new
+     * connection sooner than this child, where it would wait in the
+     * queue (a tunnel or a slow request holds every worker here). */
+    return sibling_room >= room + (room == 0 ? 1 : 2);
 }
 
 int fe_write_hold_ok(apr_size_t held, apr_size_t len)
@@ -200,6 +203,35 @@ int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit)
         return 0;
     }
     return len <= limit / 2 - queued;
+}
+
+int fe_backend_may_start(unsigned int busy, unsigned int places,
+                         unsigned int waiting, unsigned int idle, int mixed)
+{
+    return busy < places || (!mixed && waiting <= idle);
+}
+
+unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
+                               apr_uint32_t prev, apr_uint32_t now_sec)
+{
+    if (now_sec == stamp) {
+        return count > prev ? count : prev;
+    }
+    return now_sec == stamp + 1 ? count : 0;
+}
+
+unsigned int fe_backend_places(unsigned int threads, int reserve)
+{
+    unsigned long n;
+
+    if (reserve <= 0) {
+        return threads;
+    }
+    if (reserve > 100) {
+        reserve = 100;
+    }
+    n = (unsigned long)threads * (unsigned long)(100 - reserve) / 100u;
+    return n < 1 ? 1u : (unsigned int)n;
 }
 
 int fe_task_state_running(const char *stat_line)

@@ -194,7 +194,8 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
  * should leave new connections to a sibling for now.  It does when its
  * room (workers minus connections with a request, 0 if more connections)
  * is down to ThreadsPerChild / 8 while an accepting sibling has at least
- * two more; once deferring, it goes on until its room exceeds
+ * two more (one more when this child has no room at all: a new connection
+ * would wait here for a worker); once deferring, it goes on until its room exceeds
  * ThreadsPerChild / 4 (hysteresis) or the siblings lost theirs.  Never
  * defers when no sibling has more room, so the children as a whole never
  * stop accepting for it, and two children cannot defer to each other.
@@ -247,6 +248,38 @@ int fe_write_hold_ok(apr_size_t held, apr_size_t len);
  * unknown (0).
  */
 int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit);
+
+/**
+ * Backend pacing (connection/fe_backend.c).  A request for a proxy handler
+ * may start now unless the reserve is on, the child's workers already
+ * inside proxy handlers (@a busy, this one not counted) reached @a places,
+ * and other work needs the rest: more connections wait in the worker
+ * queue for a worker (@a waiting) than workers are idle (@a idle), or the
+ * child serves other requests too (@a mixed: FE_BACKEND_MIXED of them
+ * within the last second, see fe_backend_others()), so the next one finds
+ * a worker free instead of waiting for a backend to answer.  A server
+ * that only proxies uses all its workers, as stock event does.
+ */
+int fe_backend_may_start(unsigned int busy, unsigned int places,
+                         unsigned int waiting, unsigned int idle, int mixed);
+
+/** Requests that are not proxied, per second, from which a child keeps
+ *  its reserve even when nothing waits yet (a health check a second or
+ *  slower does not count). */
+#define FE_BACKEND_MIXED 2
+
+/**
+ * Requests that were not proxied within about the last second, from a
+ * per-second counter: @a count of second @a stamp, @a prev of the second
+ * before it, now second @a now_sec.
+ */
+unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
+                               apr_uint32_t prev, apr_uint32_t now_sec);
+
+/** Workers of a child that may be inside proxy handlers while other work
+ *  waits: ThreadsPerChild less @a reserve percent, at least 1; all of them
+ *  with a reserve of 0 (off). */
+unsigned int fe_backend_places(unsigned int threads, int reserve);
 
 /**
  * Whether a Linux /proc/PID/task/TID/stat line says the thread is running

@@ -91,16 +91,3 @@ size_t fe_head_grow(size_t cap_now, size_t need, size_t limit)
     }
     return cap > limit ? limit : cap;
 }
-
-int fe_head_answerable(const char *buf, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len && (buf[i] == '\r' || buf[i] == '\n')) {
-        i++;
-    }
-    if (i == len) {
-        return 0;
-    }
-    return (buf[i] >= 'A' && buf[i] <= 'Z') || (buf[i] >= 'a' && buf[i] <= 'z');
-}

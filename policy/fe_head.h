@@ -42,12 +42,4 @@ int fe_head_ready(const char *buf, size_t len, size_t cap);
  *  @a limit (and at least @a need when need <= limit). */
 size_t fe_head_grow(size_t cap_now, size_t need, size_t limit);
 
-/**
- * 1 when the first bytes of a head that did not complete look like an
- * HTTP/1 request (after any CR/LF, a request method's first character:
- * an ASCII letter), so a plain-text 408 is something the client can read;
- * 0 for nothing yet, a TLS record, or binary input.
- */
-int fe_head_answerable(const char *buf, size_t len);
-
 #endif /* FE_HEAD_H */

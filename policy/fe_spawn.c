@@ -179,6 +179,21 @@ static void plan_short(const fe_spawn_in_t *s, fe_spawn_plan_t *plan)
     }
 }
 
+void fe_spawn_keep_bucket(fe_spawn_plan_t *plan, int bucket_daemons,
+                          int free_slots, int room)
+{
+    if (plan == NULL) {
+        return;
+    }
+    if (bucket_daemons <= 1) {
+        plan->retire_one = 0;
+    }
+    if (bucket_daemons <= 0 && plan->spawn <= 0 && free_slots > 0
+        && room > 0) {
+        plan->spawn = 1;
+    }
+}
+
 void fe_spawn_decide(const fe_spawn_in_t *in, fe_spawn_plan_t *plan)
 {
     static const fe_spawn_in_t zero;

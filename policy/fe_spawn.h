@@ -98,4 +98,15 @@ typedef struct fe_spawn_plan {
 /** Decide this tick's action; never fails, tolerates nonsense input. */
 void fe_spawn_decide(const fe_spawn_in_t *in, fe_spawn_plan_t *plan);
 
+/**
+ * Every listener bucket keeps a process to accept its connections (the
+ * kernel hands each bucket's socket its share of new connections, which
+ * nobody else takes).  With @a bucket_daemons processes serving the
+ * bucket (not stopping): a planned retire that would leave none is
+ * dropped; with none, and no spawn planned, one is started when a slot is
+ * free (@a free_slots) and the process limit has room (@a room).
+ */
+void fe_spawn_keep_bucket(fe_spawn_plan_t *plan, int bucket_daemons,
+                          int free_slots, int room);
+
 #endif /* FE_SPAWN_H */

@@ -100,16 +100,18 @@ void fe_child_signal_stop(fe_child_t *ch, fe_stop_e how)
     }
 }
 
+/* @a what: "worker" or "listener". */
 static apr_status_t fe_create_thread(fe_child_t *ch, apr_thread_t **t,
+                                     const char *what,
                                      apr_thread_start_t fn, void *arg)
 {
     apr_status_t rv = ap_thread_create(t, ch->attr, fn, arg, ch->pruntime);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ALERT, rv, ch->s, FELOGNO(10120)
-                     "apr_thread_create() failed: unable to start a "
-                     "thread; lower ThreadsPerChild or raise the thread "
-                     "limit (ulimit -u, systemd TasksMax)");
+                     "ap_thread_create: unable to create %s thread: lower "
+                     "ThreadsPerChild or raise the thread limit (ulimit -u, "
+                     "systemd TasksMax)", what);
     }
     return rv;
 }
@@ -134,7 +136,8 @@ static apr_status_t fe_start_pending_workers(fe_child_t *ch)
         arg->tid = i;
         fe_sb_worker(ch->slot, i, SERVER_STARTING);
         apr_atomic_inc32(&ch->wk.alive);
-        rv = fe_create_thread(ch, &ch->wk.threads[i], fe_worker_thread, arg);
+        rv = fe_create_thread(ch, &ch->wk.threads[i], "worker",
+                              fe_worker_thread, arg);
         if (rv != APR_SUCCESS) {
             apr_atomic_dec32(&ch->wk.alive);
             ch->wk.threads[i] = NULL;
@@ -156,16 +159,17 @@ static apr_status_t fe_start_threads(fe_child_t *ch)
         rv = apr_threadattr_stacksize_set(ch->attr, ap_thread_stacksize);
         if (rv != APR_SUCCESS && rv != APR_ENOTIMPL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->s, FELOGNO(10121)
-                         "ThreadStackSize %" APR_SIZE_T_FMT " was refused; "
-                         "using the default stack size",
-                         ap_thread_stacksize);
+                         "WARNING: ThreadStackSize of %" APR_SIZE_T_FMT
+                         " is inappropriate, using default (the system "
+                         "refused it)", ap_thread_stacksize);
         }
     }
     rv = fe_start_pending_workers(ch);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return fe_create_thread(ch, &ch->listener, fe_listener_thread, ch);
+    return fe_create_thread(ch, &ch->listener, "listener",
+                            fe_listener_thread, ch);
 }
 
 static void fe_join_threads(fe_child_t *ch)

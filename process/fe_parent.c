@@ -58,12 +58,13 @@ typedef struct fe_ghost {
     int slot;
 } fe_ghost_t;
 
-#define FE_GHOSTS_PER_SLOT 8
-
 static fe_slot_t *slots;      /* retained: userdata of ap_pglobal */
 static fe_ghost_t *ghosts;    /* retained likewise */
 static int ghost_cap;
 static int remaining_to_start;
+/* Why the generation ends with a shutdown: a child exited with a fatal
+ * status (logged by the core), or no child ever initialised (logged). */
+enum { FE_FATAL_NONE, FE_FATAL_CHILD, FE_FATAL_NEVER_READY };
 static int child_fatal;
 
 #define FE_SLOTS_KEY "mpm_fastevent_slots"
@@ -143,6 +144,7 @@ static void fe_rows_dead_unheld(int slot)
 
 static void fe_ghost_stopped(int g)
 {
+    fe_metrics_ghost_gone(ghosts[g].pid);
     fe_rows_dead_of(ghosts[g].slot, ghosts[g].pid);
     ap_run_child_status(ap_server_conf, ghosts[g].pid, ghosts[g].gen,
                         ghosts[g].slot, MPM_CHILD_EXITED);
@@ -203,8 +205,9 @@ static int fe_make_child(server_rec *s, int slot, int bucket)
 
     if (slots[slot].pid != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10101)
-                     "not forking into slot %d: process %" APR_PID_T_FMT
-                     " still holds it", slot, slots[slot].pid);
+                     "BUG: Scoreboard slot %d should be empty but is in use "
+                     "by pid %" APR_PID_T_FMT " (not forking into it)", slot,
+                     slots[slot].pid);
         return -1;
     }
     if (rt->max_daemon_used < slot + 1) {
@@ -222,8 +225,8 @@ static int fe_make_child(server_rec *s, int slot, int bucket)
     pid = fork();
     if (pid == -1) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, FELOGNO(10102)
-                     "fork() failed: unable to start a child process; "
-                     "check the process limit (ulimit -u) and memory");
+                     "fork: Unable to fork new process: check the process "
+                     "limit (ulimit -u, systemd TasksMax=) and memory");
         apr_sleep(apr_time_from_sec(1));
         return -1;
     }
@@ -292,13 +295,14 @@ static int fe_start_children(server_rec *s, int n, int bucket_only)
 
 /* ------------------------------------------------------------ maintenance */
 
-/* Count one bucket's threads for the spawn policy (scoreboard = hints). */
-static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
+/* Count one bucket's threads for the spawn policy (scoreboard = hints);
+ * returns how many processes of this generation serve it, not stopping. */
+static int fe_count_bucket(int bucket, fe_spawn_in_t *in)
 {
     fe_retained_t *rt = fe_g.retained;
     ap_generation_t gen = rt->mpm->my_generation;
     apr_uint64_t conns = 0;
-    int i;
+    int i, serving = 0;
 
     for (i = 0; i < fe_g.lim.server_limit; i++) {
         fe_sb_view_t v;
@@ -314,70 +318,84 @@ static void fe_count_bucket(int bucket, fe_spawn_in_t *in)
             continue;
         }
         fe_sb_process_view(i, fe_g.lim.threads_per_child, &v);
+        rt->had_ready_child |= v.started > 0;
         if (v.quiescing && !slots[i].quiescing) {
             slots[i].quiescing = 1;      /* the child began stopping */
             rt->active_daemons--;
         }
         usable = !slots[i].quiescing && !v.not_accepting
                  && slots[i].gen == gen;
-        if (!slots[i].quiescing && slots[i].gen == gen
-            && v.connections > v.lingering) {
-            conns += v.connections - v.lingering;
+        if (!slots[i].quiescing && slots[i].gen == gen) {
+            serving++;
+            conns += v.connections > v.lingering
+                     ? v.connections - v.lingering : 0;
         }
         in->busy_threads += v.busy;
         if (usable) {
-            /* K rows of workers holding a keep-alive connection (holds)
-             * are spare: given back the moment work waits.  Other K rows
-             * (mod_http2 waiting on an idle connection) are busy. */
-            unsigned int h = fe_metrics_holders(i);
-
-            in->idle_threads += v.idle + (int)(h < v.kept ? h : v.kept);
+            in->idle_threads += v.idle;   /* holders show '_': spare */
         }
     }
     in->conns = conns > INT_MAX ? INT_MAX : (int)conns;
+    return serving;
 }
 
+/* The spawn policy's warnings.  Each starts with stock event's phrase
+ * (AH00484, AH10159, AH03490, AH00486) word for word, which admins' log
+ * watchers look for; our numbers follow. */
 static void fe_warn_spawn(server_rec *s, const fe_spawn_plan_t *plan,
                           const fe_spawn_in_t *in)
 {
     fe_retained_t *rt = fe_g.retained;
+    int stopping = rt->total_daemons - rt->active_daemons + rt->ghost_count;
 
     switch (plan->warn) {
     case FE_SPAWN_WARN_MAXWORKERS:
-    case FE_SPAWN_WARN_NEAR_MAX:
         if (!rt->maxworkers_reported) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "FE%05d: %s"
-                         "MaxRequestWorkers %d (%d threads "
-                         "busy or ready, %d idle, %d processes): consider "
-                         "raising MaxRequestWorkers (and ServerLimit)",
-                         plan->warn == FE_SPAWN_WARN_MAXWORKERS ? 10050
-                         : 10051, plan->warn == FE_SPAWN_WARN_MAXWORKERS
-                         ? "server reached " : "server is within "
-                           "MinSpareThreads of ",
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10050)
+                         "server reached MaxRequestWorkers setting, "
+                         "consider raising the MaxRequestWorkers setting "
+                         "(MaxRequestWorkers %d: %d threads busy, %d idle "
+                         "in %d processes; raise ServerLimit with it)",
                          fe_g.lim.max_workers, in->busy_threads,
                          in->idle_threads, rt->active_daemons);
+            rt->maxworkers_reported = 1;
+        }
+        break;
+    case FE_SPAWN_WARN_NEAR_MAX:
+        if (!rt->maxworkers_reported) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10051)
+                         "server is within MinSpareThreads of "
+                         "MaxRequestWorkers, consider raising the "
+                         "MaxRequestWorkers setting (MaxRequestWorkers %d, "
+                         "MinSpareThreads %d: %d threads busy, %d idle in "
+                         "%d processes)",
+                         fe_g.lim.max_workers, fe_g.lim.min_spare_threads,
+                         in->busy_threads, in->idle_threads,
+                         rt->active_daemons);
             rt->maxworkers_reported = 1;
         }
         break;
     case FE_SPAWN_WARN_SB_FULL:
         if (!rt->sb_full_reported) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10052)
-                         "all %d ServerLimit slots are taken (%d processes "
-                         "still stopping) while below MaxRequestWorkers: "
-                         "raise ServerLimit above MaxRequestWorkers / "
-                         "ThreadsPerChild = %d",
-                         fe_g.lim.server_limit,
-                         rt->total_daemons - rt->active_daemons,
+                         "scoreboard is full, not at MaxRequestWorkers.  "
+                         "Increase ServerLimit: all %d ServerLimit slots are "
+                         "taken (%d processes still stopping) while below "
+                         "MaxRequestWorkers; raise ServerLimit above "
+                         "MaxRequestWorkers / ThreadsPerChild = %d",
+                         fe_g.lim.server_limit, stopping,
                          fe_g.lim.active_daemons_limit);
             rt->sb_full_reported = 1;
         }
         break;
     case FE_SPAWN_WARN_BUSY:
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, FELOGNO(10053)
-                     "server seems busy: spawning %d children (%d idle "
-                     "threads, %d processes); you may need to raise "
-                     "StartServers or Min/MaxSpareThreads",
-                     plan->spawn, in->idle_threads, rt->total_daemons);
+                     "server seems busy, (you may need to increase "
+                     "StartServers, ThreadsPerChild or Min/MaxSpareThreads), "
+                     "spawning %d children, there are around %d idle "
+                     "threads, %d active children, and %d children that are "
+                     "shutting down", plan->spawn, in->idle_threads,
+                     rt->active_daemons, stopping);
         break;
     default:
         break;
@@ -398,11 +416,12 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
     int nb = fe_g.num_buckets;
     fe_spawn_in_t in = { 0 };
     fe_spawn_plan_t plan;
+    int serving;
 
     if (apr_time_now() < rt->backoff_until) {
         return 0;          /* crash loop: no policy, no rate growth */
     }
-    fe_count_bucket(bucket, &in);
+    serving = fe_count_bucket(bucket, &in);
     in.active_daemons = rt->active_daemons;
     in.total_daemons = rt->total_daemons;
     in.active_daemons_limit = fe_g.lim.active_daemons_limit;
@@ -415,6 +434,8 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
     in.conns_per_daemon = (int)fe_accept_limit(fe_g.lim.threads_per_child,
                                                fe_g.lim.worker_factor);
     fe_spawn_decide(&in, &plan);
+    fe_spawn_keep_bucket(&plan, serving, in.free_slots,
+                         fe_g.lim.active_daemons_limit - rt->active_daemons);
 
     rt->spawn_rate[bucket] = plan.rate;
     rt->hold_off = plan.hold_off;
@@ -430,6 +451,34 @@ static int fe_maintain_bucket(server_rec *s, int bucket)
         return fe_start_children(s, plan.spawn, bucket);
     }
     return 0;
+}
+
+/*
+ * A child exited for lack of resources (or a module made it exit sick in
+ * child_init) and, across every bucket just counted, no child of this
+ * server has ever got a worker running: nothing will work, so the server
+ * stops instead of respawning for ever (as stock event does).  Once any
+ * child has run, sick exits are taken as transient.
+ */
+static void fe_check_sick(server_rec *s)
+{
+    fe_retained_t *rt = fe_g.retained;
+
+    if (!rt->sick_child_detected) {
+        return;
+    }
+    rt->sick_child_detected = 0;
+    if (rt->had_ready_child) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ALERT, 0, s, FELOGNO(10117)
+                 "A resource shortage or other unrecoverable failure was "
+                 "encountered before any child process initialized "
+                 "successfully... httpd is exiting!  (The lines above say "
+                 "why the children exited: a module's child_init, memory, "
+                 "threads or descriptors.)");
+    rt->mpm->shutdown_pending = 1;
+    child_fatal = FE_FATAL_NEVER_READY;
 }
 
 static void fe_update_max_daemon_used(void)
@@ -492,20 +541,33 @@ static void fe_child_exited(server_rec *s, apr_proc_t *proc,
     int slot = fe_slot_of_pid(proc->pid);
     int rc = ap_process_child_status(proc, why, status);
 
-    if (rc == APEXIT_CHILDFATAL
-        && (slot < 0 || slots[slot].gen == rt->mpm->my_generation)) {
+    int ghost = slot < 0 ? fe_ghost_of_pid(proc->pid) : -1;
+    int old = ghost >= 0 || (slot >= 0
+                             && slots[slot].gen != rt->mpm->my_generation);
+
+    if (rc == APEXIT_CHILDFATAL && !old) {
         rt->mpm->shutdown_pending = 1;
-        child_fatal = 1;
+        child_fatal = FE_FATAL_CHILD;
     }
-    if (slot < 0 && fe_ghost_of_pid(proc->pid) >= 0) {
-        fe_ghost_stopped(fe_ghost_of_pid(proc->pid));
+    else if (rc == APEXIT_CHILDFATAL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, FELOGNO(10118)
+                     "Ignoring fatal error in child of previous generation "
+                     "(pid %" APR_PID_T_FMT "): the current generation goes "
+                     "on", proc->pid);
+    }
+    if (rc == APEXIT_CHILDSICK || (rc == APEXIT_CHILDFATAL && old)) {
+        rt->sick_child_detected = 1;    /* looked at by fe_check_sick() */
+    }
+    if (ghost >= 0) {
+        fe_ghost_stopped(ghost);
         return;
     }
     if (slot < 0) {
         if (apr_proc_other_child_alert(proc, APR_OC_REASON_DEATH, status)
             != APR_SUCCESS && rt->mpm->was_graceful) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, FELOGNO(10104)
-                         "reaped unknown process %" APR_PID_T_FMT,
+                         "long lost child came home! (pid %" APR_PID_T_FMT
+                         "): reaped a process that is not one of ours",
                          proc->pid);
         }
         return;
@@ -541,70 +603,110 @@ static void fe_wait(apr_proc_t *proc, apr_exit_why_e *why, int *status,
     apr_sleep(tick);
 }
 
+/* What fe_reclaim() does to a child still there, and when (seconds since
+ * it began): stock event's schedule, and its log lines word for word. */
+typedef enum fe_reclaim_step {
+    FE_RECLAIM_WAIT,          /* nothing due this round: reap only */
+    FE_RECLAIM_TERM_QUIET,    /* the first SIGTERM, not logged */
+    FE_RECLAIM_TERM,          /* SIGTERM again, logged per child */
+    FE_RECLAIM_KILL,          /* SIGKILL, logged per child */
+    FE_RECLAIM_GIVE_UP        /* stop waiting, logged per child */
+} fe_reclaim_step_e;
+
+static const struct {
+    int at;
+    fe_reclaim_step_e step;
+} fe_reclaim_plan[] = {
+    { 0, FE_RECLAIM_TERM_QUIET }, { 3, FE_RECLAIM_TERM },
+    { 5, FE_RECLAIM_TERM }, { 7, FE_RECLAIM_TERM },
+    { 9, FE_RECLAIM_KILL }, { 10, FE_RECLAIM_GIVE_UP }
+};
+
+/* Apply @a step to child @a pid, which has not exited yet. */
+static void fe_reclaim_one(server_rec *s, pid_t pid, fe_reclaim_step_e step)
+{
+    switch (step) {
+    case FE_RECLAIM_TERM:
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, FELOGNO(10116)
+                     "child process %" APR_PID_T_FMT " still did not exit, "
+                     "sending a SIGTERM", pid);
+        /* fall through */
+    case FE_RECLAIM_TERM_QUIET:
+        kill(pid, SIGTERM);
+        break;
+    case FE_RECLAIM_KILL:
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10105)
+                     "child process %" APR_PID_T_FMT " still did not exit, "
+                     "sending a SIGKILL (9 s after the first SIGTERM: a "
+                     "handler or module does not let it stop; its "
+                     "connections are cut)", pid);
+        kill(pid, SIGKILL);
+        break;
+    case FE_RECLAIM_GIVE_UP:
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10106)
+                     "could not make child process %" APR_PID_T_FMT " exit, "
+                     "attempting to continue anyway (10 s after the first "
+                     "SIGTERM; look for it in state D: ps -o pid,stat,wchan)",
+                     pid);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reap what has exited of the children in our tables, and apply @a step
+ * to the others.  Returns how many are left. */
+static int fe_reclaim_round(server_rec *s, fe_reclaim_step_e step)
+{
+    int i, left = 0;
+
+    for (i = 0; i < fe_g.lim.server_limit + ghost_cap; i++) {
+        int is_ghost = i >= fe_g.lim.server_limit;
+        int g = i - fe_g.lim.server_limit;
+        apr_proc_t proc;
+        apr_exit_why_e why;
+        int status;
+
+        proc.pid = is_ghost ? ghosts[g].pid : slots[i].pid;
+        if (proc.pid == 0) {
+            continue;
+        }
+        if (apr_proc_wait(&proc, &status, &why, APR_NOWAIT)
+            == APR_CHILD_DONE) {
+            if (is_ghost) {
+                fe_ghost_stopped(g);
+            }
+            else {
+                fe_note_child_stopped(i, proc.pid, slots[i].gen);
+            }
+            continue;
+        }
+        left++;
+        fe_reclaim_one(s, proc.pid, step);
+    }
+    return left;
+}
+
 /* Signal and wait for every child we forked, escalating to SIGKILL. */
 static void fe_reclaim(server_rec *s)
 {
-    static const int send_at[] = { 0, 3, 5, 7 };   /* seconds: SIGTERM */
+    const size_t nplan = sizeof fe_reclaim_plan / sizeof fe_reclaim_plan[0];
     apr_time_t start = apr_time_now();
-    int round = 0, i, left = 1, killed = 0;
+    fe_reclaim_step_e step;
     size_t next = 0;
+    int round = 0;
 
-    while (left) {
+    for (;;) {
         int elapsed = (int)apr_time_sec(apr_time_now() - start);
-        int sig = 0;
 
-        if (next < sizeof send_at / sizeof send_at[0]
-            && elapsed >= send_at[next]) {
-            sig = SIGTERM;
-            next++;
+        step = FE_RECLAIM_WAIT;
+        if (next < nplan && elapsed >= fe_reclaim_plan[next].at) {
+            step = fe_reclaim_plan[next++].step;
         }
-        else if (elapsed >= 9 && !killed) {
-            sig = SIGKILL;
-            killed = 1;
-        }
-        left = 0;
-        for (i = 0; i < fe_g.lim.server_limit + ghost_cap; i++) {
-            int is_ghost = i >= fe_g.lim.server_limit;
-            int g = i - fe_g.lim.server_limit;
-            apr_proc_t proc;
-            apr_exit_why_e why;
-            int status;
-
-            proc.pid = is_ghost ? ghosts[g].pid : slots[i].pid;
-            if (proc.pid == 0) {
-                continue;
-            }
-            if (apr_proc_wait(&proc, &status, &why, APR_NOWAIT)
-                == APR_CHILD_DONE) {
-                if (is_ghost) {
-                    fe_ghost_stopped(g);
-                }
-                else {
-                    fe_note_child_stopped(i, proc.pid, slots[i].gen);
-                }
-                continue;
-            }
-            left++;
-            if (sig == SIGKILL) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                             FELOGNO(10105) "child %" APR_PID_T_FMT
-                             " did not stop within 9 s: sending SIGKILL",
-                             proc.pid);
-            }
-            if (sig) {
-                kill(proc.pid, sig);
-            }
-        }
-        if (left && elapsed >= 10) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10106)
-                         "%d children still running 10 s after being "
-                         "killed; giving up on them", left);
+        if (fe_reclaim_round(s, step) == 0 || step == FE_RECLAIM_GIVE_UP) {
             break;
         }
-        if (left) {
-            apr_sleep(apr_time_from_msec(round < 10 ? 20 : 100));
-            round++;
-        }
+        apr_sleep(apr_time_from_msec(round++ < 10 ? 20 : 100));
     }
     apr_proc_other_child_refresh_all(APR_OC_REASON_RESTART);
 }
@@ -652,6 +754,7 @@ static void fe_server_main_loop(server_rec *s, apr_pool_t *pconf)
         for (b = 0; b < fe_g.num_buckets; b++) {
             spawned += fe_maintain_bucket(s, b);
         }
+        fe_check_sick(s);
         fe_update_max_daemon_used();
         /* While growing, look again soon: connections may be waiting in
          * the kernel's backlog for a process to accept them. */
@@ -733,7 +836,8 @@ static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
     rt->sb_full_reported = 0;
     if (!rt->mpm->is_ungraceful) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10110)
-                     "graceful restart requested, doing restart");
+                     AP_SIG_GRACEFUL_STRING " received.  Doing graceful "
+                     "restart");
         fe_pods_killpg(AP_MPM_PODX_GRACEFUL);
         return OK;
     }
@@ -749,7 +853,7 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
     fe_retained_t *rt = fe_g.retained;
     int start;
 
-    child_fatal = 0;
+    child_fatal = FE_FATAL_NONE;
     remaining_to_start = 0;
     ap_log_pid(pconf, ap_pid_fname);
     if (!rt->mpm->was_graceful) {
@@ -783,17 +887,31 @@ int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)
                  "Server built: %s", ap_get_server_built());
     ap_log_command_line(plog, s);
     ap_log_mpm_common(s);
+    if (fe_g.buckets_asked > fe_g.num_buckets) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10119)
+                     "ListenCoresBucketsRatio asks for %d listener buckets, "
+                     "but at most %d processes may run (MaxRequestWorkers "
+                     "%d / ThreadsPerChild %d), and a bucket without a "
+                     "process would leave its share of new connections "
+                     "unaccepted: using %d buckets.  Raise MaxRequestWorkers "
+                     "(and ServerLimit) to %d x ThreadsPerChild to use them "
+                     "all", fe_g.buckets_asked, fe_g.num_buckets,
+                     fe_g.lim.max_workers, fe_g.lim.threads_per_child,
+                     fe_g.num_buckets, fe_g.buckets_asked);
+    }
 
     rt->mpm->mpm_state = AP_MPMQ_RUNNING;
     fe_server_main_loop(s, pconf);
     rt->mpm->mpm_state = AP_MPMQ_STOPPING;
-    if (child_fatal) {
+    if (child_fatal != FE_FATAL_NONE) {
         fe_pods_killpg(AP_MPM_PODX_RESTART);
         fe_reclaim(s);
         ap_remove_pid(pconf, ap_pid_fname);
-        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, s, FELOGNO(10114)
-                     "a child process could not start (fatal error, see "
-                     "above): shutting down");
+        if (child_fatal == FE_FATAL_CHILD) {
+            ap_log_error(APLOG_MARK, APLOG_ALERT, 0, s, FELOGNO(10114)
+                         "a child process could not start (fatal error, "
+                         "see above): shutting down");
+        }
         return DONE;
     }
     return fe_finish_generation(s, pconf);

@@ -9,8 +9,14 @@
  * and totals: an HTML table on /server-status, FastEvent* lines on ?auto.
  *
  * A slot's numbers count only while its pid matches the scoreboard's
- * process row: after a takeover (fe_parent.c) the draining process stops
- * reporting.
+ * process row.  After a takeover (process/fe_parent.c: a new child starts
+ * in the slot of an old-generation process that is still draining) the
+ * old process moves its numbers to an entry of the ghost area, after the
+ * slots, with the counts it can no longer write into the process row
+ * (connections, keep-alive, lingering, write completion): the status
+ * page lists it there, so every process that runs is shown with its own
+ * pid and connections, even when there are more than ServerLimit of
+ * them for a while.
  *
  * Must not: block, allocate on the hot path, or trust the segment's
  * contents beyond printing them.
@@ -49,6 +55,10 @@ struct fe_metrics {
     volatile apr_uint32_t accepting;
     volatile apr_uint32_t holders;       /* workers holding (gauge) */
     volatile apr_uint32_t cpu_plus1;     /* placed on CPU n-1; 0: any */
+    /* Ghost entries only: the slot shared with a newer process, and the
+     * process row's counts. */
+    volatile apr_uint32_t ghost_slot;
+    volatile apr_uint32_t conns, keep_alive, lingering, write_completion;
     /* Counted per request: 64-bit, a busy child wraps 32 bits in a day. */
     volatile apr_uint64_t hold_hits;     /* next request came while held */
     volatile apr_uint64_t hold_misses;   /* hold ran out: parked */
@@ -65,8 +75,9 @@ _Static_assert(offsetof(struct fe_metrics, hold_hits) % 8 == 0
                "fe_metrics: 64-bit counters must stay 8-byte aligned");
 
 typedef struct fe_metrics_seg {
-    fe_metrics_t *slots;
+    fe_metrics_t *slots;          /* n slots, then nghost ghost entries */
     int n;
+    int nghost;
 } fe_metrics_seg_t;
 
 static const char *fe_metrics_key(char *buf, apr_size_t len)
@@ -96,7 +107,8 @@ void fe_metrics_init(server_rec *s)
     }
     seg = ap_retained_data_create(fe_metrics_key(key, sizeof key),
                                   sizeof *seg);
-    size = (apr_size_t)fe_g.lim.server_limit * sizeof(fe_metrics_t);
+    size = (apr_size_t)fe_g.lim.server_limit * (1 + FE_GHOSTS_PER_SLOT)
+           * sizeof(fe_metrics_t);
     rv = apr_shm_create(&shm, size, NULL, ap_pglobal);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, FELOGNO(10170)
@@ -107,7 +119,68 @@ void fe_metrics_init(server_rec *s)
     }
     seg->slots = apr_shm_baseaddr_get(shm);
     seg->n = fe_g.lim.server_limit;
+    seg->nghost = fe_g.lim.server_limit * FE_GHOSTS_PER_SLOT;
     memset(seg->slots, 0, size);
+}
+
+/* Child, when it finds its slot taken over: a ghost entry of its own,
+ * zeroed but for its pid and slot and what @a m counted so far; NULL when
+ * the ghost area is full (it then reports nothing). */
+fe_metrics_t *fe_metrics_ghost(fe_metrics_t *m, int slot)
+{
+    fe_metrics_seg_t *seg = fe_metrics_seg();
+    pid_t me = getpid();
+    int i;
+
+    if (seg == NULL || seg->slots == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < seg->nghost; i++) {
+        fe_metrics_t *g = &seg->slots[seg->n + i];
+
+        if (apr_atomic_cas32((volatile apr_uint32_t *)&g->pid,
+                             (apr_uint32_t)me, 0) == 0) {
+            if (m != NULL && m->pid == me) {
+                memcpy((void *)g, (const void *)m, sizeof *g);
+            }
+            else {
+                memset((void *)g, 0, sizeof *g);
+            }
+            g->pid = me;
+            g->ghost_slot = (apr_uint32_t)slot;
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* Listener of a ghost: the counts the process row no longer takes. */
+void fe_metrics_ghost_counts(fe_metrics_t *m, unsigned int conns,
+                             unsigned int keep_alive, unsigned int lingering,
+                             unsigned int write_completion)
+{
+    if (m != NULL) {
+        m->conns = conns;
+        m->keep_alive = keep_alive;
+        m->lingering = lingering;
+        m->write_completion = write_completion;
+    }
+}
+
+/* Parent: the ghost @a pid was reaped. */
+void fe_metrics_ghost_gone(pid_t pid)
+{
+    fe_metrics_seg_t *seg = fe_metrics_seg();
+    int i;
+
+    if (seg == NULL || seg->slots == NULL || pid <= 0) {
+        return;
+    }
+    for (i = 0; i < seg->nghost; i++) {
+        if (seg->slots[seg->n + i].pid == pid) {
+            seg->slots[seg->n + i].pid = 0;
+        }
+    }
 }
 
 /* Child: claim our slot. */
@@ -232,26 +305,11 @@ void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
     }
 }
 
-/* Parent: the workers of @slot's process that hold a keep-alive
- * connection (its K rows that are spare; other K rows, such as an idle
- * HTTP/2 connection's worker in mod_http2, are busy).  0 when unknown. */
-unsigned int fe_metrics_holders(int slot)
-{
-    fe_metrics_seg_t *seg = fe_metrics_seg();
-    const fe_metrics_t *m;
-
-    if (seg == NULL || seg->slots == NULL || slot < 0 || slot >= seg->n) {
-        return 0;
-    }
-    m = &seg->slots[slot];
-    return m->pid != 0 && m->pid == fe_sb_process_pid(slot)
-           ? m->holders : 0;
-}
-
 /* ------------------------------------------------------------ reporting */
 
 typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
+    apr_uint64_t holders;
     apr_uint64_t hits, misses, preempts, trims, trim_kib;
     int procs, paused, placed;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
@@ -274,6 +332,7 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->linger += m->linger_timeouts;
     t->queue += m->queue_depth;
     t->stuck += m->stuck;
+    t->holders += m->holders;
     t->hits += apr_atomic_read64((volatile apr_uint64_t *)&m->hold_hits);
     t->misses += apr_atomic_read64((volatile apr_uint64_t *)&m->hold_misses);
     t->preempts += apr_atomic_read64(
@@ -312,6 +371,8 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
     ap_rprintf(r, "FastEventTimeoutsIO: %" APR_UINT64_T_FMT "\n", t->io);
     ap_rprintf(r, "FastEventTimeoutsLinger: %" APR_UINT64_T_FMT "\n",
                t->linger);
+    ap_rprintf(r, "FastEventHoldingWorkers: %" APR_UINT64_T_FMT "\n",
+               t->holders);
     ap_rprintf(r, "FastEventHoldHits: %" APR_UINT64_T_FMT "\n", t->hits);
     ap_rprintf(r, "FastEventHoldMisses: %" APR_UINT64_T_FMT "\n",
                t->misses);
@@ -339,6 +400,53 @@ static void fe_print_row(request_rec *r, const char *name, const char *cpu,
                fe_hist_percentile(t->handoff, 50),
                fe_hist_percentile(t->handoff, 99), t->ka, t->io, t->linger,
                t->hits, t->misses, t->preempts);
+}
+
+/* The old-generation processes still draining in slots a newer process
+ * took over: a table (HTML) or FastEventShared* lines (?auto). */
+static void fe_print_ghosts(request_rec *r, const fe_metrics_seg_t *seg,
+                            int html)
+{
+    apr_uint64_t conns = 0, procs = 0;
+    int i;
+
+    for (i = 0; i < seg->nghost; i++) {
+        const fe_metrics_t *g = &seg->slots[seg->n + i];
+
+        if (g->pid == 0) {
+            continue;
+        }
+        if (html && procs == 0) {
+            ap_rputs("<p>Older-generation processes still draining in "
+                     "scoreboard slots that newer processes use (not in the "
+                     "table of async connections above):</p>\n"
+                     "<table border=\"1\"><tr><th>PID</th><th>slot shared "
+                     "with</th><th>connections</th><th>keep-alive</th>"
+                     "<th>writing</th><th>closing</th></tr>\n", r);
+        }
+        if (html) {
+            ap_rprintf(r, "<tr><td>%" APR_PID_T_FMT "</td><td>%u (pid %"
+                       APR_PID_T_FMT ")</td><td>%u</td><td>%u</td><td>%u"
+                       "</td><td>%u</td></tr>\n", g->pid, g->ghost_slot,
+                       g->ghost_slot < (apr_uint32_t)seg->n
+                       ? fe_sb_process_pid((int)g->ghost_slot) : 0,
+                       g->conns, g->keep_alive, g->write_completion,
+                       g->lingering);
+        }
+        procs++;
+        conns += g->conns;
+    }
+    if (html && procs > 0) {
+        ap_rprintf(r, "</table>\n<p>%" APR_UINT64_T_FMT " processes more "
+                   "than the rows above (ServerLimit %d)</p>\n", procs,
+                   fe_g.lim.server_limit);
+    }
+    else if (!html) {
+        ap_rprintf(r, "FastEventSharedSlotProcesses: %" APR_UINT64_T_FMT
+                   "\n", procs);
+        ap_rprintf(r, "FastEventSharedSlotConnections: %" APR_UINT64_T_FMT
+                   "\n", conns);
+    }
 }
 
 static int fe_status_hook(request_rec *r, int flags)
@@ -388,6 +496,7 @@ static int fe_status_hook(request_rec *r, int flags)
     else {
         fe_print_auto(r, &total);
     }
+    fe_print_ghosts(r, seg, html);
     return OK;
 }
 

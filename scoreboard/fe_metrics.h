@@ -40,11 +40,18 @@ typedef enum fe_hold_outcome {
 } fe_hold_outcome_e;
 
 void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome);
-/** Parent: the workers of @a slot's process holding a keep-alive
- *  connection now (0 when unknown). */
-unsigned int fe_metrics_holders(int slot);
 /** Child: the CPU it runs on, or FE_PLACE_ANY. */
 void fe_metrics_cpu(fe_metrics_t *m, int cpu);
+/** Child, when a newer process took its slot over: an entry of the ghost
+ *  area to report in from now on (NULL when full). */
+fe_metrics_t *fe_metrics_ghost(fe_metrics_t *m, int slot);
+/** Listener of such a child: the counts its process row no longer takes. */
+void fe_metrics_ghost_counts(fe_metrics_t *m, unsigned int conns,
+                             unsigned int keep_alive, unsigned int lingering,
+                             unsigned int write_completion);
+/** Parent: the old process @a pid is gone. */
+void fe_metrics_ghost_gone(pid_t pid);
+
 /** Listener: @a conns idle connections gave back @a bytes. */
 void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
                           apr_size_t bytes);

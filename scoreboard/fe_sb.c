@@ -15,6 +15,7 @@
  * anything (callers pass what to write, and decide from what is read).
  */
 #include "mpm_fastevent.h"
+#include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 #include "policy/fe_tq.h"
 #include "ap_mpm.h"
@@ -85,17 +86,16 @@ void fe_sb_process_view(int slot, int threads, fe_sb_view_t *v)
     v->not_accepting = ps->not_accepting != 0;
     v->connections = ps->connections;
     v->lingering = ps->lingering_close;
-    v->idle = v->busy = 0;
-    v->kept = 0;
+    v->idle = v->busy = v->started = 0;
     for (j = 0; j < threads; j++) {
         int st = ap_get_scoreboard_worker_from_indexes(slot, j)->status;
 
         if (!fe_status_valid(st)) {
             continue;
         }
-        v->kept += st == SERVER_BUSY_KEEPALIVE;
         v->idle += st <= SERVER_READY;
         v->busy += st >= SERVER_READY && st < SERVER_GRACEFUL;
+        v->started += st > SERVER_STARTING;
     }
 }
 
@@ -184,6 +184,16 @@ void fe_sb_publish(fe_child_t *ch, unsigned int keep_alive)
     process_score *ps = fe_sb_own_row(ch);
 
     if (ps == NULL) {
+        /* A newer process took our slot over: we report as a ghost. */
+        if (!ch->ghost) {
+            ch->ghost = 1;
+            ch->metrics = fe_metrics_ghost(ch->metrics, ch->slot);
+        }
+        fe_metrics_ghost_counts(ch->metrics,
+                                apr_atomic_read32(&ch->count.conns),
+                                keep_alive, apr_atomic_read32(
+                                    &ch->count.lingering),
+                                ch->park.wc_count);
         return;
     }
     ch->count.published = apr_atomic_read32(&ch->count.conns);

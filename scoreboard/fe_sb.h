@@ -45,7 +45,7 @@ typedef struct fe_sb_view {
     apr_uint32_t lingering;
     int idle;                 /**< rows DEAD, STARTING or READY */
     int busy;                 /**< rows READY up to (not) GRACEFUL */
-    unsigned int kept;        /**< rows BUSY_KEEPALIVE */
+    int started;              /**< rows past STARTING: workers that ran */
 } fe_sb_view_t;
 
 /** Read @a slot's process row and its first @a threads worker rows

@@ -22,7 +22,7 @@ typedef struct rec {
     int n;                      /* calls seen, even beyond REC_MAX */
     int level[REC_MAX];
     int tag[REC_MAX];
-    char text[REC_MAX][700];
+    char text[REC_MAX][1024];
 } rec_t;
 
 static void rec_diag(void *baton, int level, int tag, const char *fmt, ...)
@@ -71,6 +71,7 @@ static void test_defaults(void)
     FE_ASSERT_EQ_INT(l.cpu_affinity, 1);
     FE_ASSERT_EQ_INT(l.ka_poll, 0);
     FE_ASSERT_EQ_INT(l.sched_batch, 1);
+    FE_ASSERT_EQ_INT(l.proxy_reserve, 25);
 }
 
 /* The defaults and Debian's shipped values are consistent as they are. */
@@ -163,6 +164,38 @@ static void test_parse_int(void)
 }
 
 /* --------------------------------------------------- fe_parse_affinity */
+
+static void test_parse_reserve(void)
+{
+    static const struct { const char *arg; int want; } ok[] = {
+        {"off", 0}, {"OFF", 0}, {"0", 0}, {"25", 25}, {"25%", 25},
+        {"90", 90}, {"90%", 90}, {"5", 5},
+    };
+    static const char *const bad[] = { "", "on", "91", "100", "-1", "25 %",
+                                       "2.5", "%", "25%%", "0100", "x" };
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int out = 42;
+
+        CU_ASSERT_PTR_NULL(fe_parse_reserve(ok[i].arg, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, ok[i].want);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int out = 42;
+        const char *err = fe_parse_reserve(bad[i], &out, fe_test_pool);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        assert_says(err, "FastEventProxyReserve takes off or a percentage");
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+    {
+        int out = 42;
+
+        CU_ASSERT_PTR_NOT_NULL(fe_parse_reserve(NULL, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+}
 
 static void test_parse_affinity(void)
 {
@@ -499,6 +532,64 @@ static void test_messages_single_line(void)
     }
 }
 
+/* Each message starts with stock event's phrase for the same adjustment
+ * (its restart-time wording, AH00498-AH00520), word for word: admins'
+ * log watchers look for those. */
+static void test_event_phrases(void)
+{
+    static const struct {
+        lim_t in;
+        int first_sl, first_tl;
+        const char *phrase;
+    } cases[] = {
+        {{30000, D, D, D, D, D, D, D}, 0, 0,
+         "ServerLimit of 30000 exceeds compile-time limit of 20000, "
+         "decreasing to match"},
+        {{0, D, D, D, D, D, D, D}, 0, 0,
+         "ServerLimit of 0 not allowed, increasing to 1"},
+        {{32, D, D, D, D, D, D, D}, 16, 64,
+         "changing ServerLimit to 32 from original value of 16 not allowed "
+         "during restart"},
+        {{D, 200000, D, D, D, D, D, D}, 0, 0,
+         "ThreadLimit of 200000 exceeds compile-time limit of 100000, "
+         "decreasing to match"},
+        {{D, D, 100, 640, D, D, D, D}, 0, 0,
+         "ThreadsPerChild of 100 exceeds ThreadLimit of 64, decreasing to "
+         "match"},
+        {{D, D, 0, 16, D, D, D, D}, 0, 0,
+         "ThreadsPerChild of 0 not allowed, increasing to 1"},
+        {{D, D, D, 10, D, D, 1, D}, 0, 0,
+         "MaxRequestWorkers of 10 is less than ThreadsPerChild of 25, "
+         "increasing to match"},
+        {{D, D, D, 160, D, D, D, D}, 0, 0,
+         "MaxRequestWorkers of 160 is not an integer multiple of "
+         "ThreadsPerChild of 25, decreasing to nearest multiple 150"},
+        {{4, D, D, 1000, D, D, D, D}, 0, 0,
+         "MaxRequestWorkers of 1000 would require 40 servers and exceed "
+         "ServerLimit of 4, decreasing to 100"},
+        {{D, D, D, D, D, D, 0, D}, 0, 0,
+         "StartServers of 0 not allowed, increasing to 1"},
+        {{D, D, D, D, 0, D, D, D}, 0, 0,
+         "MinSpareThreads of 0 not allowed, increasing to 1"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fe_limits_t l;
+        rec_t r = {0};
+
+        apply(&l, &cases[i].in);
+        fe_limits_check(&l, cases[i].first_sl, cases[i].first_tl, rec_diag,
+                        &r);
+        CU_ASSERT_TRUE(r.n >= 1);
+        if (r.n >= 1) {
+            assert_says(r.text[0], cases[i].phrase);
+            CU_ASSERT_PTR_EQUAL(strstr(r.text[0], cases[i].phrase),
+                                r.text[0]);
+        }
+    }
+}
+
 /* Restart freezing keeps the first values even when both change. */
 static void test_restart_freeze_both(void)
 {
@@ -555,7 +646,9 @@ static const fe_test_case_t cases[] = {
     {"fe_parse_int", test_parse_int},
     {"fe_parse_factor", test_parse_factor},
     {"fe_parse_affinity", test_parse_affinity},
+    {"FastEventProxyReserve values", test_parse_reserve},
     {"clamp rules, tags and wording", test_clamp_rules},
+    {"stock event's phrases lead each message", test_event_phrases},
     {"warnings are single lines", test_messages_single_line},
     {"restart freezes ServerLimit and ThreadLimit", test_restart_freeze_both},
     {"MaxRequestWorkers INT_MAX (fuzz regression)", test_workers_int_max},

@@ -928,7 +928,10 @@ static void test_accept_defer(void)
     FE_ASSERT_EQ_INT(fe_accept_defer(21, 25, 25, 0), 0);
     FE_ASSERT_EQ_INT(fe_accept_defer(25, 25, 2, 0), 1);
     FE_ASSERT_EQ_INT(fe_accept_defer(30, 25, 2, 0), 1);
-    FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 1, 0), 0);
+    /* no room at all: any sibling with a free worker takes them */
+    FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 1, 0), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(25, 25, 1, 0), 1);
+    FE_ASSERT_EQ_INT(fe_accept_defer(24, 25, 2, 0), 0);
     FE_ASSERT_EQ_INT(fe_accept_defer(40, 25, 0, 0), 0);
     /* hysteresis: once deferring, until room 7 > 25/4 */
     FE_ASSERT_EQ_INT(fe_accept_defer(19, 25, 25, 1), 1);
@@ -968,7 +971,7 @@ static void test_accept_defer(void)
                 for (d = 0; d <= 1; d++) {
                     unsigned int room = a < t ? t - a : 0;
                     int want = t > 0 && room <= (d ? t / 4 : t / 8)
-                               && r >= room + 2;
+                               && r >= room + (room == 0 ? 1 : 2);
 
                     if (fe_accept_defer(a, t, r, d) != want) {
                         CU_FAIL("fe_accept_defer differs from the rule");
@@ -1040,6 +1043,49 @@ static void test_task_state(void)
     FE_ASSERT_EQ_INT(fe_task_state_running(NULL), 0);
 }
 
+/* Backend pacing: proxied requests give way only while other work waits
+ * for a worker and the share is used up; with the reserve off (0) never. */
+static void test_backend_pacing(void)
+{
+    static const struct {
+        unsigned int busy, places, waiting, idle;
+        int mixed, want;
+    } rows[] = {
+        /* busy places waiting idle mixed -> may start */
+        { 0, 18, 0, 0, 0, 1 },       /* nobody in a backend */
+        { 17, 18, 9, 0, 1, 1 },      /* below the share: always */
+        { 18, 18, 0, 0, 0, 1 },      /* share used, nothing waits */
+        { 18, 18, 3, 3, 0, 1 },      /* share used, idle workers take it */
+        { 18, 18, 4, 3, 0, 0 },      /* share used, work waits: give way */
+        { 18, 18, 0, 7, 1, 0 },      /* share used, other requests come */
+        { 24, 18, 1, 0, 0, 0 },
+        { 24, 25, 1, 0, 1, 1 },      /* reserve off: places = all */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        FE_ASSERT_EQ_INT(fe_backend_may_start(rows[i].busy, rows[i].places,
+                                              rows[i].waiting, rows[i].idle,
+                                              rows[i].mixed),
+                         rows[i].want);
+    }
+    /* others: this second's count or the last whole second's, whichever
+     * is larger; nothing from two seconds ago */
+    FE_ASSERT_EQ_INT(fe_backend_others(100, 3, 9, 100), 9);
+    FE_ASSERT_EQ_INT(fe_backend_others(100, 5, 1, 100), 5);
+    FE_ASSERT_EQ_INT(fe_backend_others(100, 5, 9, 101), 5);
+    FE_ASSERT_EQ_INT(fe_backend_others(100, 5, 9, 102), 0);
+    FE_ASSERT_EQ_INT(fe_backend_others(100, 5, 9, 99), 0);   /* clock back */
+    FE_ASSERT_EQ_INT(fe_backend_others(0xffffffffu, 4, 0, 0), 4);
+    FE_ASSERT_EQ_INT(fe_backend_places(25, 25), 18);   /* 75 % of 25 */
+    FE_ASSERT_EQ_INT(fe_backend_places(25, 0), 25);    /* off */
+    FE_ASSERT_EQ_INT(fe_backend_places(25, -3), 25);
+    FE_ASSERT_EQ_INT(fe_backend_places(1, 90), 1);     /* at least one */
+    FE_ASSERT_EQ_INT(fe_backend_places(100, 90), 10);
+    FE_ASSERT_EQ_INT(fe_backend_places(64, 100), 1);
+    FE_ASSERT_EQ_INT(fe_backend_places(4000000000u, 10), 3600000000u);
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -1065,6 +1111,7 @@ static const fe_test_case_t cases[] = {
     {"hold: recall table", test_hold_recall},
     {"hold: recall converges to the need", test_hold_recall_converges},
     {"stuck mark: task state line", test_task_state},
+    {"backend pacing: share and waiting work", test_backend_pacing},
     {NULL, NULL}
 };
 

@@ -98,21 +98,6 @@ static void test_grow(void)
     FE_ASSERT_EQ_U64(fe_head_grow(1024, 700, FE_HEAD_CAP), 1024);
 }
 
-static void test_answerable(void)
-{
-    FE_ASSERT_EQ_INT(fe_head_answerable("GET / HT", 8), 1);
-    FE_ASSERT_EQ_INT(fe_head_answerable("\r\nPOST", 6), 1);
-    FE_ASSERT_EQ_INT(fe_head_answerable("get", 3), 1);
-    FE_ASSERT_EQ_INT(fe_head_answerable("", 0), 0);
-    FE_ASSERT_EQ_INT(fe_head_answerable("\r\n\r\n", 4), 0);
-    FE_ASSERT_EQ_INT(fe_head_answerable("\x16\x03\x01\x02\x00", 5), 0);
-    FE_ASSERT_EQ_INT(fe_head_answerable("\x00GET", 4), 0);
-    FE_ASSERT_EQ_INT(fe_head_answerable("1GET", 4), 0);
-    FE_ASSERT_EQ_INT(fe_head_answerable("\xc3\xa9", 2), 0);
-    /* the length is honoured: the letter is past the end */
-    FE_ASSERT_EQ_INT(fe_head_answerable("\r\nG", 2), 0);
-}
-
 static const fe_test_case_t cases[] = {
     {"HTTP/1 heads are ready exactly at their empty line", test_http1_heads},
     {"trickled heads are not ready", test_trickle},
@@ -120,7 +105,6 @@ static const fe_test_case_t cases[] = {
     {"TLS: the first record", test_tls},
     {"a full buffer is ready", test_cap},
     {"buffer growth", test_grow},
-    {"a timed-out head is answerable in plain text", test_answerable},
     {NULL, NULL}
 };
 

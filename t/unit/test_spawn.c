@@ -576,6 +576,41 @@ static void test_room_no_flapping(void)
     }
 }
 
+/* Each listener bucket keeps a process: a retire that would leave it
+ * none is dropped, and an empty bucket gets one when a slot and the
+ * process limit allow; with two or more processes nothing changes. */
+static void test_keep_bucket(void)
+{
+    static const struct {
+        int spawn, retire, bucket_daemons, free_slots, room;
+        int want_spawn, want_retire;
+    } rows[] = {
+        /* spawn retire daemons free room -> spawn retire */
+        { 0, 1, 1, 4, 4,   0, 0 },     /* the last one stays */
+        { 0, 1, 2, 4, 4,   0, 1 },     /* one of two may go */
+        { 0, 0, 0, 4, 4,   1, 0 },     /* empty: start one */
+        { 0, 1, 0, 4, 4,   1, 0 },     /* empty and "retire": start one */
+        { 3, 0, 0, 4, 4,   3, 0 },     /* a spawn is planned already */
+        { 0, 0, 0, 0, 4,   0, 0 },     /* no free slot */
+        { 0, 0, 0, 4, 0,   0, 0 },     /* at the process limit */
+        { 0, 0, -5, 4, 4,  1, 0 },     /* nonsense count: as empty */
+        { 0, 0, 3, 4, 4,   0, 0 },     /* nothing to do */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fe_spawn_plan_t plan = {0};
+
+        plan.spawn = rows[i].spawn;
+        plan.retire_one = rows[i].retire;
+        fe_spawn_keep_bucket(&plan, rows[i].bucket_daemons,
+                             rows[i].free_slots, rows[i].room);
+        FE_ASSERT_EQ_INT(plan.spawn, rows[i].want_spawn);
+        FE_ASSERT_EQ_INT(plan.retire_one, rows[i].want_retire);
+    }
+    fe_spawn_keep_bucket(NULL, 0, 1, 1);     /* no crash */
+}
+
 static const fe_test_case_t cases[] = {
     {"comfortable band: nothing, rate 1", test_comfortable_band},
     {"retire one, unless processes are stopping", test_retire},
@@ -595,6 +630,7 @@ static const fe_test_case_t cases[] = {
     {"nonsense rates are repaired", test_nonsense_rates},
     {"nonsense counts are repaired", test_nonsense_counts},
     {"no side effects", test_pure},
+    {"every listener bucket keeps a process", test_keep_bucket},
     {NULL, NULL}
 };
 

@@ -1,0 +1,60 @@
+/**
+ * @file fe_deadline.h
+ * @brief The header deadline of a new connection: how long the listener
+ *        waits for its request head, as mod_reqtimeout would allow it.
+ *
+ * With mod_reqtimeout loaded, the deadline follows its "header=" stage
+ * (RequestReadTimeout header=timeout[-maxtimeout][,MinRate=rate], default
+ * header=20-40,MinRate=500): timeout seconds from the start, one more
+ * second for every rate bytes received, at most maxtimeout; header=0 turns
+ * it off.  Without it, or turned off, the core's Timeout applies.
+ *
+ * Pure component: APR only, no httpd headers, no clock (times are
+ * parameters).
+ */
+#ifndef FE_DEADLINE_H
+#define FE_DEADLINE_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/** mod_reqtimeout's default header stage (2.4.39 and later). */
+#define FE_DEADLINE_RT_TIMEOUT  20
+#define FE_DEADLINE_RT_MAX      40
+#define FE_DEADLINE_RT_MIN_RATE 500
+
+typedef struct fe_deadline {
+    apr_interval_time_t timeout;  /**< from the start, > 0 */
+    apr_interval_time_t max;      /**< cap of the extensions; == timeout:
+                                       no extension */
+    apr_interval_time_t per_byte; /**< extension per byte received, in
+                                       microseconds x 2^-10 (0: none) */
+} fe_deadline_t;
+
+/** A fixed deadline of @a timeout (the core's Timeout). */
+void fe_deadline_fixed(fe_deadline_t *d, apr_interval_time_t timeout);
+
+/** mod_reqtimeout's default header stage. */
+void fe_deadline_reqtimeout_default(fe_deadline_t *d);
+
+/**
+ * Read the header stage out of the arguments of one RequestReadTimeout
+ * directive (e.g. "header=20-40,MinRate=500 body=20").  Stages it does not
+ * name leave @a d as it is.  Sets *@a off to 1 when it says header=0 (no
+ * header limit), to 0 when it sets one.
+ * @return NULL, or an error message (from @a p) naming what is wrong; @a d
+ *         is unchanged then.
+ */
+const char *fe_deadline_parse(const char *args, fe_deadline_t *d, int *off,
+                              apr_pool_t *p);
+
+/**
+ * When a connection that started at @a start and has sent @a bytes so far
+ * runs out of time: start + timeout + the extension for @a bytes, capped at
+ * start + max.  Never overflows.
+ */
+apr_time_t fe_deadline_at(const fe_deadline_t *d, apr_time_t start,
+                          apr_size_t bytes);
+
+#endif /* FE_DEADLINE_H */
