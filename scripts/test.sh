@@ -2,10 +2,11 @@
 # Run every test of mpm_fastevent: build, CUnit unit tests, exported-symbol
 # and log-tag checks, the Apache::Test integration suite (make -f
 # Makefile.apxs test), the restart/process-management driver
-# (t/restarts/run.py) and, as root, the Debian package test
+# (t/restarts/run.py), the hostile-client, HAProxy and drop-in drivers
+# and, as root, the Debian package test
 # (t/debian/test-deb.sh).
 #
-# As root (CI, `sudo scripts/test.sh`): installs the Debian packages, creates
+# As root (CI, or `scripts/test.sh` as root): installs the Debian packages, creates
 # the unprivileged user "fetest" (Apache::Test refuses to run as root), copies
 # the tree to a scratch directory owned by that user and runs the tests there
 # as that user; the source tree is not written to.  As any other user: runs
@@ -63,6 +64,8 @@ if [ "$(id -u)" -ne 0 ]; then
     suite "restarts and process management" python3 t/restarts/run.py
     suite "hostile clients" python3 t/hostile/run.py --retry-slow
     suite "scale-out behind HAProxy" python3 t/haproxy/run.py
+    suite "drop-in for event: stock event first, then fastevent" \
+        bash -c "python3 t/dropin/run.py --event && python3 t/dropin/run.py"
     summary
     exit $?
 fi
@@ -97,6 +100,11 @@ suite "hostile clients (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/hostile/run.py --retry-slow"
 suite "scale-out behind HAProxy with the PROXY protocol (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/haproxy/run.py"
+# Drop-in for event: log phrases, the 408 of a slow head under
+# mod_reqtimeout's settings, a reverse proxy's capacity, buckets, a failing
+# child_init, mod_status; the same checks against stock event first.
+suite "drop-in for event: stock event, then fastevent (as $TUSER)" \
+    bash -c "cd '$WORK' && runuser -u '$TUSER' -- sh -c 'python3 t/dropin/run.py --event && python3 t/dropin/run.py'"
 suite "Debian package: build, install, switch MPM, serve, remove (as root)" \
     bash "$SRC/t/debian/test-deb.sh"
 summary

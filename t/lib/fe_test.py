@@ -400,3 +400,18 @@ def get(port, path="/index.html", timeout=5.0, src=None, preamble=None):
     head, _, body = data.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/1\.[01] (\d+)", head)
     return (int(m.group(1)) if m else 0, body)
+
+
+def build_test_module(name, outdir):
+    """Compile the test-only module t/c-modules/<name>.c into outdir;
+    returns the .so's path."""
+    src = os.path.join(TREE, "t", "c-modules", name + ".c")
+    out = os.path.join(outdir, name + ".so")
+    inc = subprocess.run(["apxs", "-q", "INCLUDEDIR"], capture_output=True,
+                         text=True).stdout.strip()
+    apr = subprocess.run(["apr-1-config", "--cflags", "--cppflags",
+                          "--includes"], capture_output=True,
+                         text=True).stdout.split()
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-I" + inc] + apr +
+                   ["-o", out, src], check=True)
+    return out

@@ -433,26 +433,12 @@ def scenario_hard_restart(opts):
     srv.check_error_log("hard restart")
 
 
-def build_sbcorrupt(outdir):
-    """Compile the test-only module that corrupts the scoreboard."""
-    src = os.path.join(TREE, "t", "c-modules", "mod_fe_sbcorrupt.c")
-    out = os.path.join(outdir, "mod_fe_sbcorrupt.so")
-    inc = subprocess.run(["apxs", "-q", "INCLUDEDIR"], capture_output=True,
-                         text=True).stdout.strip()
-    apr = subprocess.run(["apr-1-config", "--cflags", "--cppflags",
-                          "--includes"], capture_output=True,
-                         text=True).stdout.split()
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-I" + inc] + apr +
-                   ["-o", out, src], check=True)
-    return out
-
-
 def scenario_corrupt_scoreboard(opts):
     """A child writes hostile values into the scoreboard (a decoy pid in
     its rows and in a free slot): the parent must not signal the decoy,
     crash or lose track of its children."""
     tmp = tempfile.mkdtemp(prefix="fe-sbc-")
-    so = build_sbcorrupt(tmp)
+    so = fe_test.build_test_module("mod_fe_sbcorrupt", tmp)
     decoy = subprocess.Popen(["sleep", "60"])
     try:
         srv = Server(opts, DEFAULT_SIZING,
