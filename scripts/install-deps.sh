@@ -44,7 +44,7 @@ fi
 
 echo "install-deps: missing: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: not root; run 'sudo $0' (or install the packages above)" >&2
+    echo "install-deps: not root; run $0 as root (or install the packages above)" >&2
     exit 1
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build mpm_fastevent and run Debian's httpd with it, in the foreground.
 #
-#   sudo scripts/run-demo.sh                installs packages, builds, serves
+#   scripts/run-demo.sh  (as root)          installs packages, builds, serves
 #                                           http://127.0.0.1:8080/ (Ctrl-C stops)
 #   scripts/run-demo.sh --config-only       only writes the config (and the
 #                                           demo documents); prints its path

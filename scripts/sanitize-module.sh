@@ -3,7 +3,7 @@
 # with AddressSanitizer + UndefinedBehaviorSanitizer (docs/hardening.md).
 # Run by `make -f Makefile.apxs test-asan`.
 #
-# As root (CI, `sudo make -f Makefile.apxs test-asan`): like scripts/test.sh,
+# As root (CI, `make -f Makefile.apxs test-asan` as root): like scripts/test.sh,
 # creates the unprivileged user (Apache::Test refuses root), copies the tree
 # to a scratch directory owned by that user and runs this script there as
 # that user; the source tree is not written to.  As any other user: works
