@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of mpm_fastevent: build, CUnit unit tests, exported-symbol
-# and log-tag checks, the Apache::Test integration suite (make -f
-# Makefile.apxs test), the restart/process-management driver
+# and log-tag checks, the fastevent-tune check, the Apache::Test integration
+# suite (make -f Makefile.apxs test), the restart/process-management driver
 # (t/restarts/run.py), the hostile-client, HAProxy and drop-in drivers
 # and, as root, the Debian package test
 # (t/debian/test-deb.sh).
@@ -89,7 +89,7 @@ bash "$SRC/scripts/copy-tree.sh" "$SRC" "$WORK" "$TUSER"
 
 suite "unit tests under ASan+UBSan (LeakSanitizer) and valgrind (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- bash scripts/sanitize-ci.sh"
-suite "make -f Makefile.apxs test: unit tests, symbols, log tags, Apache::Test (as $TUSER, in $WORK)" \
+suite "make -f Makefile.apxs test: unit tests, symbols, log tags, tune, Apache::Test (as $TUSER, in $WORK)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- make -f Makefile.apxs test"
 suite "restarts and process management (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- python3 t/restarts/run.py"
