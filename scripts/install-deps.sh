@@ -19,6 +19,8 @@ PACKAGES=(
     git
     # benchmarks, restart/hostile-client drivers and manual poking
     wrk nghttp2-client apache2-utils curl python3
+    # bench/run: TLS open-loop client, nginx reference row, latency plots
+    libssl-dev nginx-light gnuplot-nox
     # module stack tests: PHP-FPM behind mod_proxy_fcgi, TLS keys
     php-fpm openssl
     # Debian package build and its test
