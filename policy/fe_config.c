@@ -61,6 +61,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->ka_poll = 0;
     l->sched_batch = 1;
     l->proxy_reserve = FE_DEFAULT_PROXY_RESERVE;
+    l->body_buffer = FE_DEFAULT_BODY_BUFFER;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
                               / FE_DEFAULT_THREADS_PER_CHILD;
 }
@@ -155,6 +156,38 @@ const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p)
                             arg != NULL ? arg : "");
     }
     *out = v;
+    return NULL;
+}
+
+const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p)
+{
+    const char *s = arg != NULL ? arg : "";
+    long v = 0, unit = 1;
+    int digits = 0;
+
+    if (!strcasecmp(s, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    while (*s >= '0' && *s <= '9' && v <= FE_MAX_BODY_BUFFER) {
+        v = v * 10 + (*s++ - '0');
+        digits++;
+    }
+    if (*s == 'k' || *s == 'K') {
+        unit = 1024;
+        s++;
+    }
+    else if (*s == 'm' || *s == 'M') {
+        unit = 1024 * 1024;
+        s++;
+    }
+    if (digits == 0 || *s != '\0' || v > FE_MAX_BODY_BUFFER / unit) {
+        return apr_psprintf(p, "FastEventBodyBuffer takes off or a size "
+                            "in bytes up to 64M, with an optional K or M "
+                            "suffix (e.g. 128K), not '%s'",
+                            arg != NULL ? arg : "");
+    }
+    *out = v * unit;
     return NULL;
 }
 

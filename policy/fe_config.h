@@ -27,6 +27,8 @@
 #define FE_MAX_WORKER_FACTOR         1000.0
 #define FE_DEFAULT_PROXY_RESERVE     25    /* percent */
 #define FE_MAX_PROXY_RESERVE         90
+#define FE_DEFAULT_BODY_BUFFER       (128 * 1024)   /* bytes */
+#define FE_MAX_BODY_BUFFER           (64 * 1024 * 1024)
 
 /** The sizing directives of one configuration cycle. */
 typedef struct fe_limits {
@@ -44,6 +46,9 @@ typedef struct fe_limits {
     int proxy_reserve;       /**< FastEventProxyReserve: percent of a
                                   child's workers kept from proxy handlers
                                   while other work waits; 0: off */
+    long body_buffer;        /**< FastEventBodyBuffer: request bodies of
+                                  at most this many bytes are read before
+                                  a worker runs the request; 0: off */
     /** Derived by fe_limits_check(): max_workers / threads_per_child. */
     int active_daemons_limit;
 } fe_limits_t;
@@ -79,6 +84,13 @@ const char *fe_parse_factor(const char *arg, double *out, apr_pool_t *p);
  * @return NULL, or an error message from @a p.
  */
 const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p);
+
+/**
+ * FastEventBodyBuffer: "off" (0), or a size in bytes with an optional
+ * K or M suffix (any case; 1024-based), at most FE_MAX_BODY_BUFFER.
+ * @return NULL, or an error message from @a p.
+ */
+const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p);
 
 /**
  * Parse FastEventCPUAffinity: "auto" (or "on") gives 1, "off" gives 0,

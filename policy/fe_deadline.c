@@ -29,12 +29,19 @@ void fe_deadline_fixed(fe_deadline_t *d, apr_interval_time_t timeout)
     d->per_byte = 0;
 }
 
+/* max < 0: none given; with a MinRate the extensions then have no cap
+ * (mod_reqtimeout's "header=10,MinRate=500"). */
 static void fe_deadline_set(fe_deadline_t *d, long timeout, long max,
                             long rate)
 {
     d->timeout = apr_time_from_sec(timeout);
-    d->max = apr_time_from_sec(max > timeout ? max : timeout);
-    d->per_byte = rate > 0 && max > timeout
+    if (max < 0) {
+        d->max = rate > 0 ? d->timeout + FE_DEADLINE_NO_MAX : d->timeout;
+    }
+    else {
+        d->max = apr_time_from_sec(max > timeout ? max : timeout);
+    }
+    d->per_byte = rate > 0 && d->max > d->timeout
                   ? (apr_interval_time_t)APR_USEC_PER_SEC * FE_DEADLINE_FRAC
                     / rate
                   : 0;
@@ -44,6 +51,11 @@ void fe_deadline_reqtimeout_default(fe_deadline_t *d)
 {
     fe_deadline_set(d, FE_DEADLINE_RT_TIMEOUT, FE_DEADLINE_RT_MAX,
                     FE_DEADLINE_RT_MIN_RATE);
+}
+
+void fe_deadline_reqtimeout_body(fe_deadline_t *d)
+{
+    fe_deadline_set(d, FE_DEADLINE_RT_BODY, -1, FE_DEADLINE_RT_MIN_RATE);
 }
 
 /* A whole number in [0, limit] at *s, which is moved past it; -1 if none. */
@@ -71,7 +83,7 @@ static const char *fe_stage(const char *v, long *timeout, long *max,
     const char *s = v;
 
     *timeout = fe_number(&s, 100000);
-    *max = *timeout;
+    *max = -1;
     *rate = 0;
     if (*timeout < 0) {
         return apr_psprintf(p, "'%s': a number of seconds must come first",
@@ -80,7 +92,7 @@ static const char *fe_stage(const char *v, long *timeout, long *max,
     if (*s == '-') {
         s++;
         *max = fe_number(&s, 100000);
-        if (*max < *timeout) {
+        if (*max < *timeout) {   /* also when not a number (-1) */
             return apr_psprintf(p, "'%s': the maximum must be a number not "
                                 "below the timeout", v);
         }
@@ -104,10 +116,11 @@ static const char *fe_stage(const char *v, long *timeout, long *max,
     return NULL;
 }
 
-const char *fe_deadline_parse(const char *args, fe_deadline_t *d, int *off,
-                              apr_pool_t *p)
+const char *fe_deadline_parse(const char *args, const char *stage,
+                              fe_deadline_t *d, int *off, apr_pool_t *p)
 {
     char *copy = apr_pstrdup(p, args != NULL ? args : ""), *last = NULL;
+    size_t n = strlen(stage);
     char *word;
 
     for (word = apr_strtok(copy, " \t", &last); word != NULL;
@@ -115,12 +128,13 @@ const char *fe_deadline_parse(const char *args, fe_deadline_t *d, int *off,
         long timeout, max, rate;
         const char *err;
 
-        if (strncasecmp(word, "header=", 7) != 0) {
-            continue;                /* handshake=, body=: not ours */
+        if (strncasecmp(word, stage, n) != 0 || word[n] != '=') {
+            continue;                /* another stage */
         }
-        err = fe_stage(word + 7, &timeout, &max, &rate, p);
+        err = fe_stage(word + n + 1, &timeout, &max, &rate, p);
         if (err != NULL) {
-            return apr_pstrcat(p, "RequestReadTimeout header=", err, NULL);
+            return apr_pstrcat(p, "RequestReadTimeout ", stage, "=", err,
+                               NULL);
         }
         if (timeout == 0) {
             *off = 1;
@@ -153,4 +167,18 @@ apr_time_t fe_deadline_at(const fe_deadline_t *d, apr_time_t start,
         grow = 0;
     }
     return start + d->timeout + grow;
+}
+
+apr_time_t fe_intake_due(const fe_deadline_t *head, const fe_deadline_t *body,
+                         int body_idle, const fe_intake_clock_t *ic)
+{
+    if (ic->head_end == 0) {
+        return fe_deadline_at(head, ic->accepted, ic->bytes);
+    }
+    if (body_idle) {
+        return ic->last_read + body->timeout;
+    }
+    return fe_deadline_at(body, ic->head_done,
+                          ic->bytes > ic->head_end ? ic->bytes - ic->head_end
+                                                   : 0);
 }

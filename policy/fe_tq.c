@@ -249,3 +249,17 @@ unsigned int fe_tqset_count(const fe_tqset_t *set)
     }
     return n;
 }
+
+apr_interval_time_t fe_tq_quantum(apr_interval_time_t wait)
+{
+    apr_interval_time_t q = FE_TQ_QUANTUM_LINEAR;
+
+    if (wait < FE_TQ_QUANTUM_LINEAR) {
+        wait -= wait % FE_TQ_QUANTUM_MIN;
+        return wait > FE_TQ_QUANTUM_MIN ? wait : FE_TQ_QUANTUM_MIN;
+    }
+    while (q <= wait / 5 * 4 && q < ((apr_interval_time_t)1 << 40)) {
+        q = q * 5 / 4;
+    }
+    return q;
+}

@@ -123,4 +123,19 @@ fe_tq_t *fe_tqset_get(fe_tqset_t *set, apr_interval_time_t timeout);
 /** The entries of every queue of @a set. */
 unsigned int fe_tqset_count(const fe_tqset_t *set);
 
+/**
+ * Waits of any length in a set of few queues: @a wait rounded down to a
+ * multiple of FE_TQ_QUANTUM_MIN below FE_TQ_QUANTUM_LINEAR, above that to
+ * a power of 5/4 times FE_TQ_QUANTUM_LINEAR; never below
+ * FE_TQ_QUANTUM_MIN.  A connection parked for the quantum of its wait
+ * comes out early (never more than a fifth of the wait) and is parked
+ * again for what is left, so it is late by less than FE_TQ_QUANTUM_MIN.
+ * At most FE_TQ_QUANTA distinct values up to 2^40 us (12.7 days).
+ */
+apr_interval_time_t fe_tq_quantum(apr_interval_time_t wait);
+
+#define FE_TQ_QUANTUM_MIN    ((apr_interval_time_t)10000)          /* 10 ms */
+#define FE_TQ_QUANTUM_LINEAR (256 * FE_TQ_QUANTUM_MIN)             /* 2.56 s */
+#define FE_TQ_QUANTA         320
+
 #endif /* FE_TQ_H */

@@ -56,6 +56,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(buf);
 
     {
+        /* The framing scan: the head ends inside the buffer, after the
+         * request line; a request needs at least its head and at most
+         * its head plus the body limit; readiness with a body limit is
+         * monotonic too. */
+        size_t limit = size > 0 ? (size_t)data[0] << 4 : 0, k;
+        int was_req = 0;
+
+        for (k = 1; k <= size && k <= 4096; k++) {
+            char *exact = malloc(k);
+            fe_head_info_t hi;
+            int now;
+
+            memcpy(exact, data, k);
+            if (fe_head_scan(exact, k, &hi)) {
+                size_t need = fe_request_need(&hi, limit);
+
+                FZ_CHECK(hi.head_end > 0 && hi.head_end <= k,
+                         "head_end %zu of %zu", hi.head_end, k);
+                FZ_CHECK(need >= hi.head_end && need <= hi.head_end + limit,
+                         "need %zu, head %zu, limit %zu", need,
+                         hi.head_end, limit);
+                FZ_CHECK(hi.length >= -1, "length %lld", hi.length);
+            }
+            now = fe_request_ready(exact, k, limit);
+            free(exact);
+            FZ_CHECK(!was_req || now, "request readiness not monotonic at "
+                     "%zu bytes", k);
+            was_req = now;
+        }
+    }
+    {
         static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
         FZ_CHECK(fe_head_ready(head, sizeof head - 1, cap),

@@ -197,6 +197,34 @@ static void test_parse_reserve(void)
     }
 }
 
+static void test_parse_size(void)
+{
+    static const struct { const char *arg; long want; } ok[] = {
+        {"off", 0}, {"Off", 0}, {"0", 0}, {"100000", 100000},
+        {"128K", 131072}, {"128k", 131072}, {"1M", 1048576},
+        {"64M", 67108864}, {"65536K", 67108864}, {"67108864", 67108864},
+    };
+    static const char *const bad[] = { "", "on", "-1", "1.5M", "1G", "64M1",
+                                       "65M", "65537K", "67108865", "K",
+                                       "128 K", "99999999999999999999" };
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        long out = 42;
+
+        CU_ASSERT_PTR_NULL(fe_parse_size(ok[i].arg, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, ok[i].want);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long out = 42;
+        const char *err = fe_parse_size(bad[i], &out, fe_test_pool);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        assert_says(err, "FastEventBodyBuffer takes off or a size");
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+}
+
 static void test_parse_affinity(void)
 {
     static const struct { const char *arg; int want; } ok[] = {
@@ -647,6 +675,7 @@ static const fe_test_case_t cases[] = {
     {"fe_parse_factor", test_parse_factor},
     {"fe_parse_affinity", test_parse_affinity},
     {"FastEventProxyReserve values", test_parse_reserve},
+    {"FastEventBodyBuffer sizes", test_parse_size},
     {"clamp rules, tags and wording", test_clamp_rules},
     {"stock event's phrases lead each message", test_event_phrases},
     {"warnings are single lines", test_messages_single_line},

@@ -556,10 +556,46 @@ static void test_set(void)
     FE_ASSERT_EQ_INT(fe_tqset_count(&set), 2);
 }
 
+/* Quanta: never above the wait (nor below the minimum), within 10 ms of
+ * it below 2.56 s and a fifth of it above, few distinct values up to
+ * 2^40 us. */
+static void test_quantum(void)
+{
+    apr_interval_time_t w, q, last = 0;
+    int distinct = 0;
+
+    FE_ASSERT_EQ_INT(fe_tq_quantum(0), FE_TQ_QUANTUM_MIN);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(-5), FE_TQ_QUANTUM_MIN);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(15000), 10000);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(2559999), 2550000);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(2560000), 2560000);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(3199999), 2560000);
+    FE_ASSERT_EQ_INT(fe_tq_quantum(3200000), 3200000);
+    for (w = 1; w < ((apr_interval_time_t)1 << 40); w += w / 97 + 1) {
+        q = fe_tq_quantum(w);
+        if (w >= FE_TQ_QUANTUM_MIN
+            && (q > w || (w < FE_TQ_QUANTUM_LINEAR
+                          ? w - q >= FE_TQ_QUANTUM_MIN : q * 5 < w * 4))) {
+            CU_FAIL("quantum above the wait, or too far below it");
+            fprintf(stderr, "  wait %lld -> %lld\n", (long long)w,
+                    (long long)q);
+            return;
+        }
+        if (q < last) {
+            CU_FAIL("quantum not monotonic");
+            return;
+        }
+        distinct += q != last;
+        last = q;
+    }
+    CU_ASSERT(distinct <= FE_TQ_QUANTA);
+}
+
 int main(int argc, char **argv)
 {
     static const fe_test_case_t cases[] = {
         {"empty queue", test_empty},
+        {"wait quanta", test_quantum},
         {"append order and count", test_append_order},
         {"remove head/middle/tail/unqueued", test_remove},
         {"expire at the boundary", test_expire_boundary},
