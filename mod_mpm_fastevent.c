@@ -25,6 +25,7 @@
 #include "connection/fe_backend.h"
 #include "connection/fe_conn.h"
 #include "connection/fe_headbuf.h"
+#include "connection/fe_intake.h"
 #include "connection/fe_timer.h"
 #include "connection/fe_writenow.h"
 #include "policy/fe_connstate.h"
@@ -97,6 +98,17 @@ static const char *fe_cmd_reserve(cmd_parms *cmd, void *dummy,
     return fe_parse_reserve(arg, &fe_g.lim.proxy_reserve, cmd->pool);
 }
 
+static const char *fe_cmd_body_buffer(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    return fe_parse_size(arg, &fe_g.lim.body_buffer, cmd->pool);
+}
+
 static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
                                    const char *arg)
 {
@@ -167,6 +179,10 @@ static const command_rec fe_cmds[] = {
                   "handlers while other requests wait for a worker (default "
                   "25%); off: proxied requests may take every worker, as "
                   "under stock event"),
+    AP_INIT_TAKE1("FastEventBodyBuffer", fe_cmd_body_buffer, NULL, RSRC_CONF,
+                  "Request bodies of at most this size (default 128K; off: "
+                  "none) are read before a worker runs the request, without "
+                  "a worker waiting on the client"),
     AP_GRACEFUL_SHUTDOWN_TIMEOUT_COMMAND,
     { NULL }
 };
@@ -441,6 +457,7 @@ static void fe_register_hooks(apr_pool_t *p)
     fe_metrics_register_hooks();
     fe_backend_register_hooks();
     fe_headbuf_register_hooks();
+    fe_intake_register_hooks();
     fe_writenow_register();
 }
 

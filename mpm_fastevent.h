@@ -42,6 +42,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_connection.h"
+#include "util_filter.h"
 #include "ap_listen.h"
 #include "mpm_common.h"
 #include "scoreboard.h"
@@ -113,6 +114,9 @@ typedef struct fe_globals {
     ap_pod_t **pods;              /**< pipe of death per bucket */
     fe_deadline_t head_deadline;  /**< new connections' request heads
                                        (connection/fe_headbuf.c) */
+    fe_deadline_t body_deadline;  /**< their bodies, read without a worker */
+    int body_idle;                /**< body_deadline.timeout counts from
+                                       the last read (no mod_reqtimeout) */
 } fe_globals_t;
 
 extern fe_globals_t fe_g;
@@ -157,8 +161,21 @@ typedef struct fe_conn {
     int tid;                      /**< worker running it (while run) */
     apr_time_t ready_at;          /**< when it was queued for a worker */
     fe_kill_e kill;               /**< listener asks: close (linger short) */
-    char *head;                   /**< bytes the listener read (fresh) */
+    char *head;                   /**< bytes read without a worker: the
+                                       listener's (fresh), then for TLS the
+                                       decrypted ones (fe_intake.c) */
     apr_size_t head_len, head_cap;
+    apr_size_t head_off;          /**< served to the core so far (TLS) */
+    apr_size_t head_end;          /**< bytes of the request head, once
+                                       complete; 0 before */
+    apr_time_t head_done;         /**< when the head was complete */
+    apr_time_t last_read;         /**< when bytes last came */
+    ap_filter_t *intake_f;        /**< FE_INTAKE input filter (TLS) */
+    apr_bucket_brigade *intake_bb;   /**< fe_intake's reads */
+    char *raw;                    /**< TLS: the listener's bytes, for the
+                                       core's first read */
+    apr_size_t raw_len;
+    apr_size_t body_counted;      /**< our part of child->count.bodies */
     apr_time_t accepted_at;       /**< listener: when it was accepted */
     apr_time_t line_at;           /**< listener: when the first request
                                        line was in; the request's time */
@@ -176,6 +193,10 @@ typedef struct fe_conn {
     unsigned int in_fresh:1;      /**< counted in park.fresh_count
                                        (park.mutex) */
     unsigned int client_done:1;   /**< request said: nothing follows */
+    unsigned int intake:1;        /**< a worker reads its request without
+                                       blocking (fe_intake.c) */
+    unsigned int intake_next:1;   /**< TLS keep-alive: read the next
+                                       request the same way */
 } fe_conn_t;
 
 /** The connection of a timeout-queue link. */
@@ -259,7 +280,6 @@ typedef struct fe_parking {
     fe_tqset_t fresh_more;            /**< the same, past the deadline's
                                            first term (MinRate), per
                                            remaining wait */
-    apr_interval_time_t fresh_step;   /**< fresh_more's rounding */
     fe_tq_t suspended_q;              /**< SUSPENDED conns, no timeout */
     fe_kaslots_t ka_slots;            /**< names in the ka set */
     unsigned int fresh_count;         /**< in fresh_q */
@@ -315,6 +335,9 @@ typedef struct fe_conn_counts {
     volatile apr_uint32_t conns;      /**< open connections */
     volatile apr_uint32_t lingering;  /**< in lingering close */
     volatile apr_uint32_t suspended;  /**< CONN_STATE_SUSPENDED */
+    volatile apr_uint32_t bodies;     /**< bytes of request buffers beyond
+                                           the head cap (bodies read
+                                           without a worker) */
     apr_uint32_t published;           /**< listener: last ps->connections */
 } fe_conn_counts_t;
 

@@ -20,6 +20,7 @@
  */
 #include "mpm_fastevent.h"
 #include "connection/fe_conn.h"
+#include "connection/fe_intake.h"
 #include "connection/fe_listener.h"
 #include "connection/fe_park.h"
 #include "connection/fe_timer.h"
@@ -254,6 +255,46 @@ static apr_status_t fe_flush(conn_rec *c)
     return f->frec->filter_func.out_func(f, NULL);
 }
 
+/* A request read without blocking (fe_intake.c: TLS): 1 when it is in
+ * and the core may run it; 0 when cs left this worker (parked to wait
+ * for the client, or closed); -1 when it goes on in another state (a
+ * short lingering close: the client left or the handshake failed). */
+static int fe_on_intake(fe_conn_t *cs)
+{
+    conn_rec *c = cs->c;
+    int sense;
+
+    switch (fe_intake_step(cs)) {
+    case FE_INTAKE_GO:
+        return 1;
+    case FE_INTAKE_CLOSE:
+        cs->pub.state = CONN_STATE_LINGER;
+        apr_table_setn(c->notes, "short-lingering-close", "1");
+        return -1;
+    default:
+        break;
+    }
+    /* The handshake may have left output behind (the server's flight):
+     * the client waits for it before it sends more. */
+    if (c->data_in_output_filters && fe_flush(c) != APR_SUCCESS) {
+        cs->intake = 0;
+        cs->pub.state = CONN_STATE_LINGER;
+        return -1;
+    }
+    sense = c->data_in_output_filters
+            || cs->pub.sense == CONN_SENSE_WANT_WRITE
+            ? CONN_SENSE_WANT_WRITE : CONN_SENSE_WANT_READ;
+    fe_notify_suspend(cs);
+    if (fe_park_intake(cs, sense) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, cs->child->s, FELOGNO(10221)
+                     "apr_pollset_add() failed for a connection whose "
+                     "request is still coming: closing it (%u open)",
+                     apr_atomic_read32(&cs->child->count.conns));
+        fe_conn_close(cs);
+    }
+    return 0;
+}
+
 /* Returns 0 when cs left this worker (parked or closed). */
 static int fe_on_write_completion(fe_conn_t *cs)
 {
@@ -284,6 +325,8 @@ static int fe_on_write_completion(fe_conn_t *cs)
         return 1;
     case FE_NEXT_KEEPALIVE: {
         apr_time_t idle_since = apr_time_now();
+
+        cs->intake_next = cs->intake_f != NULL;   /* TLS: fe_intake */
 
         /* A worker holding a keep-alive connection is idle, and shows so
          * ('_'), as under stock event: the parent counts it as spare, and
@@ -392,6 +435,14 @@ static int fe_apply_kill(fe_conn_t *cs)
         fe_conn_close(cs);
         return 0;
     }
+    if (order == FE_KILL_LATE) {
+        /* A request fe_intake was reading ran out of time with part of
+         * it in: the core reads that, then a timeout, and answers 408. */
+        cs->head_late = 1;
+        cs->intake = 0;
+        cs->pub.state = CONN_STATE_PROCESSING;
+        return 1;
+    }
     if (cs->pub.state == CONN_STATE_LINGER_NORMAL
         || cs->pub.state == CONN_STATE_LINGER_SHORT) {
         fe_conn_close(cs);           /* already lingering: just close */
@@ -423,6 +474,10 @@ void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
         if (fe_conn_setup(cs, w) < 0) {
             return;
         }
+        if (cs->pub.state == CONN_STATE_PROCESSING && !cs->head_late
+            && fe_intake_wanted(cs->c)) {
+            fe_intake_start(cs);     /* TLS: the worker must never wait */
+        }
     }
     else {
         fe_notify_resume(cs, w);
@@ -433,6 +488,20 @@ void fe_conn_run(fe_conn_t *cs, fe_worker_t *w)
     for (;;) {
         switch (cs->pub.state) {
         case CONN_STATE_PROCESSING:
+            if (cs->intake_next) {
+                cs->intake_next = 0;
+                fe_intake_next(cs);
+            }
+            if (cs->intake) {
+                int go = fe_on_intake(cs);
+
+                if (go == 0) {
+                    return;
+                }
+                if (go < 0) {
+                    break;
+                }
+            }
             fe_on_processing(cs);
             break;
         case CONN_STATE_WRITE_COMPLETION:

@@ -22,6 +22,23 @@ int fe_head_wanted(const ap_listen_rec *lr);
 /** Listener: read what a new connection sent, without blocking. */
 fe_head_read_e fe_head_read(fe_conn_t *cs);
 
+/** Add @a n bytes that came at @a now to cs's buffer (cs->head), growing
+ *  it up to the head cap plus FastEventBodyBuffer; notes when the head
+ *  is complete.  Whoever holds cs (listener, or a worker in fe_intake). */
+void fe_head_append(fe_conn_t *cs, const char *data, apr_size_t n,
+                    apr_time_t now);
+
+/** How many bytes cs's request needs buffered in all (fe_request_need(),
+ *  or the head cap while the head is incomplete). */
+apr_size_t fe_head_want(const fe_conn_t *cs);
+
+/** 1 when cs's buffer holds part of a request the core can answer when
+ *  its time is up (a 408): HTTP bytes, not a TLS handshake. */
+int fe_head_partial(const fe_conn_t *cs);
+
+/** 1 when cs's buffer holds what fe_request_ready() asks for. */
+int fe_head_complete(const fe_conn_t *cs);
+
 /** Parent, at check_config: the header deadline of new connections, from
  *  mod_reqtimeout's header stage (main server) or Timeout, in fe_g. */
 void fe_head_deadline_config(server_rec *s, apr_pool_t *ptemp);

@@ -22,6 +22,7 @@
 #include "mpm_fastevent.h"
 #include "connection/fe_accept.h"
 #include "connection/fe_conn.h"
+#include "connection/fe_headbuf.h"
 #include "connection/fe_listener.h"
 #include "connection/fe_park.h"
 #include "connection/fe_timer.h"
@@ -199,7 +200,7 @@ static unsigned int fe_expire_fresh(fe_child_t *ch, fe_tq_t *q,
         n->next = NULL;
         if (!fe_park_fresh_extend_locked(ch, cs, now)) {
             fe_unpark_locked(ch, cs);
-            cs->kill = cs->head_len > 0 ? FE_KILL_LATE : FE_KILL_CLOSE;
+            cs->kill = fe_head_partial(cs) ? FE_KILL_LATE : FE_KILL_CLOSE;
             cs->tq.next = (fe_tq_node_t *)*kill;   /* reuse the link */
             *kill = cs;
             count++;
@@ -290,7 +291,7 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
 
         kill = (fe_conn_t *)cs->tq.next;
         cs->tq.next = NULL;
-        ch->acc.slow_heads += cs->fresh && cs->head_len > 0;
+        ch->acc.slow_heads += cs->kill == FE_KILL_LATE;
         fe_park_dispatch(ch, cs);
     }
     fe_accept_log_slow(ch, now);

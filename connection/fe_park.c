@@ -24,6 +24,8 @@
 #include "fdqueue/fe_kaset.h"
 #include "fdqueue/fe_work.h"
 #include "scoreboard/fe_sb.h"
+#include "policy/fe_deadline.h"
+#include "policy/fe_tq.h"
 #include "http_log.h"
 #include "http_main.h"
 
@@ -49,26 +51,17 @@ static int fe_count_servers(void)
     return n;
 }
 
-/* A new connection whose head keeps coming in (mod_reqtimeout's MinRate)
- * waits past the header deadline's first term in one of the fresh_more
- * queues, one per remaining wait rounded up to a step: at least 10 ms,
- * and at most 256 queues however long the extension may be (78 ms with
- * Debian's header=20-40).  It is late by less than a step. */
-#define FE_FRESH_STEP_MIN apr_time_from_msec(10)
-#define FE_FRESH_QUEUES   256
-
+/* A new connection whose head keeps coming in (mod_reqtimeout's MinRate),
+ * or whose body is being read without a worker, waits past the header
+ * deadline's first term in one of the fresh_more queues, one per quantum
+ * of the remaining wait (fe_tq_quantum()): it comes out a little early
+ * and waits again for the rest, so it is late by less than 10 ms. */
 static void fe_park_fresh_setup(fe_child_t *ch)
 {
     fe_parking_t *pk = &ch->park;
-    const fe_deadline_t *d = &fe_g.head_deadline;
-    apr_interval_time_t extra = d->max - d->timeout;
 
-    fe_tq_init(&pk->fresh_q, d->timeout);
-    pk->fresh_step = extra / FE_FRESH_QUEUES > FE_FRESH_STEP_MIN
-                     ? extra / FE_FRESH_QUEUES : FE_FRESH_STEP_MIN;
-    fe_tqset_init(&pk->fresh_more,
-                  extra > 0 ? (int)(extra / pk->fresh_step) + 2 : 1,
-                  ch->pruntime);
+    fe_tq_init(&pk->fresh_q, fe_g.head_deadline.timeout);
+    fe_tqset_init(&pk->fresh_more, FE_TQ_QUANTA, ch->pruntime);
 }
 
 apr_status_t fe_park_setup(fe_child_t *ch)
@@ -298,24 +291,85 @@ void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
     }
 }
 
-int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
-                                apr_time_t now)
+apr_time_t fe_park_due(const fe_conn_t *cs)
 {
-    apr_time_t due = fe_deadline_at(&fe_g.head_deadline, cs->accepted_at,
-                                    cs->head_len);
-    apr_interval_time_t step = ch->park.fresh_step, wait;
+    fe_intake_clock_t ic;
+
+    ic.accepted = cs->accepted_at;
+    ic.bytes = cs->head_len;
+    ic.head_end = cs->head_end;
+    ic.head_done = cs->head_done;
+    ic.last_read = cs->last_read;
+    return fe_intake_due(&fe_g.head_deadline, &fe_g.body_deadline,
+                         fe_g.body_idle, &ic);
+}
+
+/* Pre-condition: park.mutex held.  cs in the fresh_more queue for
+ * @a due; 0 (and nowhere) when @a due has passed. */
+static int fe_park_fresh_until_locked(fe_child_t *ch, fe_conn_t *cs,
+                                      apr_time_t due, apr_time_t now)
+{
     fe_tq_t *q;
 
-    if (due <= now || ch->stop.dying) {
+    if (due <= now) {
         return 0;
     }
-    wait = (due - now + step - 1) / step * step;
-    q = fe_tqset_get(&ch->park.fresh_more, wait);
+    q = fe_tqset_get(&ch->park.fresh_more, fe_tq_quantum(due - now));
     fe_tq_append(q, &cs->tq, now);
     if (fe_tq_next_expiry(q) < ch->park.next_wakeup) {
         ch->park.next_wakeup = fe_tq_next_expiry(q);
     }
     return 1;
+}
+
+int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
+                                apr_time_t now)
+{
+    if (ch->stop.dying) {
+        return 0;
+    }
+    return fe_park_fresh_until_locked(ch, cs, fe_park_due(cs), now);
+}
+
+apr_status_t fe_park_intake(fe_conn_t *cs, int sense)
+{
+    fe_child_t *ch = cs->child;
+    apr_time_t now = apr_time_now(), due = fe_park_due(cs), before;
+    apr_status_t rv = APR_SUCCESS;
+    int wake = 0;
+
+    cs->pub.state = CONN_STATE_PROCESSING;
+    cs->pub.sense = CONN_SENSE_DEFAULT;
+    cs->resume_state = CONN_STATE_PROCESSING;
+    cs->pfd.reqevents = fe_events_for(sense);
+    if (due <= now) {
+        due = now + FE_TQ_QUANTUM_MIN;   /* expires at once: LATE/CLOSE */
+    }
+    apr_thread_mutex_lock(ch->park.mutex);
+    before = ch->park.next_wakeup;
+    if (!fe_park_fresh_until_locked(ch, cs, due, now)) {
+        rv = APR_EGENERAL;           /* cannot happen: due > now */
+    }
+    else {
+        cs->in_pollset = 1;
+        rv = apr_pollset_add(ch->pollset, &cs->pfd);
+        if (rv != APR_SUCCESS) {
+            fe_tq_remove(&cs->tq);
+            cs->in_pollset = 0;
+        }
+        else {
+            /* Like a new connection waiting for its head: no worker, so
+             * not in the accept rule, but in the fresh cap. */
+            cs->in_fresh = 1;
+            ch->park.fresh_count++;
+            wake = ch->park.next_wakeup < before;
+        }
+    }
+    apr_thread_mutex_unlock(ch->park.mutex);
+    if (wake) {
+        fe_listener_wakeup(ch);
+    }
+    return rv;
 }
 
 apr_status_t fe_park_rearm_locked(fe_child_t *ch, fe_conn_t *cs)

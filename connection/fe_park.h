@@ -39,12 +39,27 @@ apr_status_t fe_park(fe_conn_t *cs, int state, int sense, int resume,
  *  it cannot be parked it goes to a worker at once. */
 void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs);
 
-/** Pre-condition: park.mutex held; @a cs, a new connection whose wait in
- *  a fresh queue expired (out of its queue, still in the pollset).  When
- *  its header deadline, grown with the bytes it sent, is still ahead of
- *  @a now, it waits on (1); else 0 and the caller ends the wait. */
+/** Pre-condition: park.mutex held; @a cs, a connection whose request is
+ *  read without a worker and whose wait in a fresh queue expired (out of
+ *  its queue, still in the pollset).  When its deadline (fe_park_due())
+ *  is still ahead of @a now, it waits on (1); else 0 and the caller ends
+ *  the wait. */
 int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
                                 apr_time_t now);
+
+/** When the request cs is reading without a worker runs out of time:
+ *  the header deadline, then the body's (policy/fe_deadline.h). */
+apr_time_t fe_park_due(const fe_conn_t *cs);
+
+/**
+ * Worker: @a cs, whose request fe_intake reads without blocking, waits
+ * for its socket to be ready for @a sense until fe_park_due(); it counts
+ * with the new connections waiting for their heads (the fresh cap, not
+ * the accept rule).  Then a worker runs it again (PROCESSING), or the
+ * listener's kill order ends it (LATE: the core answers what came; CLOSE).
+ * On APR_SUCCESS cs is no longer the caller's.
+ */
+apr_status_t fe_park_intake(fe_conn_t *cs, int sense);
 
 /** Listener: hand a connection that left its wait (or never waited) to a
  *  worker, stamped for the hand-off metric. */
