@@ -59,7 +59,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->worker_factor = FE_DEFAULT_WORKER_FACTOR;
     l->cpu_affinity = 1;
     l->ka_poll = 0;
-    l->sched_batch = 1;
+    l->sched_batch = FE_SCHED_BATCH_AUTO;
     l->proxy_reserve = FE_DEFAULT_PROXY_RESERVE;
     l->body_buffer = FE_DEFAULT_BODY_BUFFER;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
@@ -157,6 +157,24 @@ const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p)
     }
     *out = v;
     return NULL;
+}
+
+const char *fe_parse_sched(const char *arg, int *out, apr_pool_t *p)
+{
+    static const struct { const char *name; int v; } words[] = {
+        {"auto", FE_SCHED_BATCH_AUTO}, {"on", FE_SCHED_BATCH_ON},
+        {"off", FE_SCHED_BATCH_OFF},
+    };
+    size_t i;
+
+    for (i = 0; arg != NULL && i < sizeof words / sizeof words[0]; i++) {
+        if (!strcasecmp(arg, words[i].name)) {
+            *out = words[i].v;
+            return NULL;
+        }
+    }
+    return apr_psprintf(p, "FastEventSchedBatch takes auto, on or off, not "
+                        "'%s'", arg != NULL ? arg : "");
 }
 
 const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p)

@@ -27,6 +27,10 @@
 #define FE_MAX_WORKER_FACTOR         1000.0
 #define FE_DEFAULT_PROXY_RESERVE     25    /* percent */
 #define FE_MAX_PROXY_RESERVE         90
+/* FastEventSchedBatch */
+#define FE_SCHED_BATCH_OFF           0
+#define FE_SCHED_BATCH_ON            1
+#define FE_SCHED_BATCH_AUTO          2     /* the default */
 #define FE_DEFAULT_BODY_BUFFER       (128 * 1024)   /* bytes */
 #define FE_MAX_BODY_BUFFER           (64 * 1024 * 1024)
 
@@ -42,7 +46,7 @@ typedef struct fe_limits {
     double worker_factor;    /**< AsyncRequestWorkerFactor, real-valued */
     int cpu_affinity;        /**< FastEventCPUAffinity: 1 auto, 0 off */
     int ka_poll;             /**< FastEventKeepAlivePoll: 1 on, 0 off */
-    int sched_batch;         /**< FastEventSchedBatch: 1 on, 0 off */
+    int sched_batch;         /**< FastEventSchedBatch: FE_SCHED_BATCH_* */
     int proxy_reserve;       /**< FastEventProxyReserve: percent of a
                                   child's workers kept from proxy handlers
                                   while other work waits; 0: off */
@@ -91,6 +95,12 @@ const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p);
  * @return NULL, or an error message from @a p.
  */
 const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p);
+
+/**
+ * FastEventSchedBatch: "auto" (FE_SCHED_BATCH_AUTO), "on", "off", in any
+ * case.  @return NULL, or an error message from @a p.
+ */
+const char *fe_parse_sched(const char *arg, int *out, apr_pool_t *p);
 
 /**
  * Parse FastEventCPUAffinity: "auto" (or "on") gives 1, "off" gives 0,

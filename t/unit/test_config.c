@@ -70,7 +70,7 @@ static void test_defaults(void)
     FE_ASSERT_EQ_INT(l.active_daemons_limit, 16);
     FE_ASSERT_EQ_INT(l.cpu_affinity, 1);
     FE_ASSERT_EQ_INT(l.ka_poll, 0);
-    FE_ASSERT_EQ_INT(l.sched_batch, 1);
+    FE_ASSERT_EQ_INT(l.sched_batch, FE_SCHED_BATCH_AUTO);
     FE_ASSERT_EQ_INT(l.proxy_reserve, 25);
 }
 
@@ -221,6 +221,38 @@ static void test_parse_size(void)
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(err);
         assert_says(err, "FastEventBodyBuffer takes off or a size");
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+}
+
+static void test_parse_sched(void)
+{
+    static const struct { const char *arg; int want; } ok[] = {
+        {"auto", FE_SCHED_BATCH_AUTO}, {"AUTO", FE_SCHED_BATCH_AUTO},
+        {"on", FE_SCHED_BATCH_ON}, {"On", FE_SCHED_BATCH_ON},
+        {"off", FE_SCHED_BATCH_OFF}, {"OFF", FE_SCHED_BATCH_OFF},
+    };
+    static const char *const bad[] = { "", "1", "yes", "autoo", "of" };
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int out = 42;
+
+        CU_ASSERT_PTR_NULL(fe_parse_sched(ok[i].arg, &out, fe_test_pool));
+        FE_ASSERT_EQ_INT(out, ok[i].want);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int out = 42;
+        const char *err = fe_parse_sched(bad[i], &out, fe_test_pool);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        assert_says(err, "FastEventSchedBatch takes auto, on or off");
+        FE_ASSERT_EQ_INT(out, 42);
+    }
+    {
+        int out = 42;
+
+        CU_ASSERT_PTR_NOT_NULL(fe_parse_sched(NULL, &out, fe_test_pool));
         FE_ASSERT_EQ_INT(out, 42);
     }
 }
@@ -676,6 +708,7 @@ static const fe_test_case_t cases[] = {
     {"fe_parse_affinity", test_parse_affinity},
     {"FastEventProxyReserve values", test_parse_reserve},
     {"FastEventBodyBuffer sizes", test_parse_size},
+    {"FastEventSchedBatch values", test_parse_sched},
     {"clamp rules, tags and wording", test_clamp_rules},
     {"stock event's phrases lead each message", test_event_phrases},
     {"warnings are single lines", test_messages_single_line},
