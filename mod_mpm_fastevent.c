@@ -98,6 +98,17 @@ static const char *fe_cmd_reserve(cmd_parms *cmd, void *dummy,
     return fe_parse_reserve(arg, &fe_g.lim.proxy_reserve, cmd->pool);
 }
 
+static const char *fe_cmd_sched(cmd_parms *cmd, void *dummy,
+                                const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    return fe_parse_sched(arg, &fe_g.lim.sched_batch, cmd->pool);
+}
+
 static const char *fe_cmd_body_buffer(cmd_parms *cmd, void *dummy,
                                       const char *arg)
 {
@@ -168,12 +179,12 @@ static const command_rec fe_cmds[] = {
                  "themselves (less CPU with many connections; see "
                  "docs/directives.md for the trade-off); off (default): "
                  "the listener watches them"),
-    AP_INIT_FLAG("FastEventSchedBatch", fe_cmd_flag,
-                 (void *)offsetof(fe_limits_t, sched_batch), RSRC_CONF,
-                 "on (default, Linux): children run under SCHED_BATCH, so "
-                 "a woken server thread waits for its CPU's running thread "
-                 "instead of preempting it; off: the kernel's default "
-                 "policy"),
+    AP_INIT_TAKE1("FastEventSchedBatch", fe_cmd_sched, NULL, RSRC_CONF,
+                  "auto (default, Linux): children run under SCHED_BATCH "
+                  "while other programs leave their CPUs alone, under the "
+                  "default policy while they do not; on: always "
+                  "SCHED_BATCH (a woken server thread waits for its CPU's "
+                  "running thread); off: the kernel's default policy"),
     AP_INIT_TAKE1("FastEventProxyReserve", fe_cmd_reserve, NULL, RSRC_CONF,
                   "Percentage of each child's workers kept from proxy "
                   "handlers while other requests wait for a worker (default "

@@ -220,6 +220,7 @@ static void fe_main_thread_loop(fe_child_t *ch)
             fe_child_signal_stop(ch, FE_STOP_NOW);
         }
         fe_cpu_tick(ch, apr_time_now());
+        fe_sched_tick(ch);
         if (n <= 0 || pfd.fd < 0) {
             continue;
         }

@@ -16,13 +16,19 @@
  * CPUAffinity= all narrow them).
  */
 #include "mpm_fastevent.h"
+#include "policy/fe_config.h"
 #include "policy/fe_place.h"
+#include "policy/fe_sched.h"
 #include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 #include "http_log.h"
+#include "http_main.h"
+
+#include <apr_strings.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,19 +253,76 @@ int fe_cpu_placed(const fe_child_t *ch)
  * everything that became ready meanwhile in one pass.  Fairness, priority
  * and nice are unchanged, and on an idle CPU a woken thread runs at once.
  *
- * Called in the child before any thread is started: threads inherit the
- * policy of the thread that creates them, mod_http2's workers included.
- * A policy someone else set (systemd's CPUSchedulingPolicy=, chrt) is left
- * as it is.
+ * The cost: when another program (PHP-FPM, a database, a load generator)
+ * runs on the CPU, the server's woken thread waits out that program's
+ * whole slice, and those waits make the latency tail.  So by default
+ * (auto) the parent measures once a second how much of the server's CPUs
+ * other programs use (fe_sched_parent_tick(): /proc/stat against the
+ * server's own processes), decides with the pure rule of
+ * policy/fe_sched.c, and tells the children through the metrics segment;
+ * each child's main thread then moves all its threads to SCHED_BATCH or
+ * back (fe_sched_tick()).  on and off fix the policy.
+ *
+ * A child starts under SCHED_BATCH (the parent's last word, for auto)
+ * before any thread is started: threads inherit the policy of the thread
+ * that creates them, mod_http2's workers included.  A policy someone else
+ * set (systemd's CPUSchedulingPolicy=, chrt) is left as it is.
  */
 #if defined(__linux__) && defined(SCHED_BATCH)
+
+static struct {
+    int managed;              /* this child sets the policy */
+    int batch;                /* what its threads run under now */
+    int task_fd;              /* /proc/self/task, opened before a chroot */
+} fe_sched;
+
+/* Every thread of this process to @a batch's policy, pass after pass
+ * until no new thread shows up.  Returns 0 or an errno. */
+static int fe_sched_apply(int batch)
+{
+    struct sched_param sp;
+    int pass, err = 0, seen = -1;
+
+    memset(&sp, 0, sizeof sp);
+    for (pass = 0; pass < 4; pass++) {
+        int fd = dup(fe_sched.task_fd), n = 0;
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+
+        if (d == NULL) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            return errno ? errno : EBADF;
+        }
+        rewinddir(d);
+        while ((de = readdir(d)) != NULL) {
+            pid_t tid = (pid_t)atoi(de->d_name);
+
+            if (tid <= 0) {
+                continue;
+            }
+            n++;
+            if (sched_setscheduler(tid, batch ? SCHED_BATCH : SCHED_OTHER,
+                                   &sp) != 0 && errno != ESRCH) {
+                err = errno;
+            }
+        }
+        closedir(d);
+        if (err != 0 || n == seen) {
+            break;
+        }
+        seen = n;
+    }
+    return err;
+}
 
 void fe_sched_start(fe_child_t *ch)
 {
     struct sched_param sp;
-    int policy;
+    int policy, want = fe_metrics_sched_word(ch->slot);
 
-    if (!fe_g.lim.sched_batch || fe_g.one_process) {
+    if (fe_g.lim.sched_batch == FE_SCHED_BATCH_OFF || fe_g.one_process) {
         return;
     }
     policy = sched_getscheduler(0);
@@ -270,6 +333,14 @@ void fe_sched_start(fe_child_t *ch)
                      "only the default one", ch->slot, policy);
         return;
     }
+    if (fe_g.lim.sched_batch == FE_SCHED_BATCH_AUTO) {
+        fe_sched.task_fd = open("/proc/self/task",
+                                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fe_sched.managed = fe_sched.task_fd >= 0;
+        if (want == 2) {
+            return;                  /* the parent said: default policy */
+        }
+    }
     memset(&sp, 0, sizeof sp);
     if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, errno, ch->s, FELOGNO(10196)
@@ -277,12 +348,165 @@ void fe_sched_start(fe_child_t *ch)
                      "keep the default policy, which costs throughput "
                      "under load (FastEventSchedBatch off silences this)",
                      ch->slot);
+        fe_sched.managed = 0;
+        return;
     }
+    fe_sched.batch = 1;
+}
+
+void fe_sched_tick(fe_child_t *ch)
+{
+    int want = fe_metrics_sched_want(ch->metrics), err;
+
+    fe_metrics_sched_now(ch->metrics, fe_sched.batch);
+    if (!fe_sched.managed || want == 0 || (want == 1) == fe_sched.batch) {
+        return;
+    }
+    err = fe_sched_apply(want == 1);
+    if (err != 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, err, ch->s, FELOGNO(10197)
+                     "could not move the threads of slot %d %s SCHED_BATCH; "
+                     "it stops following FastEventSchedBatch auto",
+                     ch->slot, want == 1 ? "to" : "off");
+        fe_sched.managed = 0;
+        return;
+    }
+    fe_sched.batch = want == 1;
+    fe_metrics_sched_now(ch->metrics, fe_sched.batch);
+}
+
+/* ------------------------------------------------- the parent's measure */
+
+static struct {
+    int ready;                /* a first sample was taken */
+    cpu_set_t mask;           /* the CPUs the server may use */
+    unsigned long long busy, total, server;
+    fe_sched_state_t st;
+    apr_time_t at;
+} fe_probe;
+
+/* Busy and all jiffies of the CPUs in fe_probe.mask, from /proc/stat. */
+static int fe_read_cpus(unsigned long long *busy, unsigned long long *total)
+{
+    char line[512];
+    FILE *f = fopen("/proc/stat", "r");
+    int found = 0;
+
+    *busy = *total = 0;
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long v[8] = { 0 }, all = 0;
+        int cpu, i;
+
+        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9'
+            || sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu %llu",
+                      &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                      &v[7]) < 9
+            || cpu < 0 || cpu >= CPU_SETSIZE
+            || !CPU_ISSET(cpu, &fe_probe.mask)) {
+            continue;
+        }
+        for (i = 0; i < 8; i++) {
+            all += v[i];             /* user..steal; guest is in user */
+        }
+        *total += all;
+        *busy += all - v[3] - v[4];  /* less idle and iowait */
+        found++;
+    }
+    fclose(f);
+    return found;
+}
+
+/* utime + stime of process @a pid, in jiffies; 0 if it is gone. */
+static unsigned long long fe_proc_jiffies(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long ut = 0, st = 0;
+    ssize_t n;
+    int fd;
+
+    apr_snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    /* after the name: state, then fields 4..13, then utime and stime */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                            "%*u %llu %llu", &ut, &st) != 2) {
+        return 0;
+    }
+    return ut + st;
+}
+
+void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
+{
+    unsigned long long busy, total, server = fe_proc_jiffies(getpid());
+    int i, foreign, want;
+
+    if (fe_g.lim.sched_batch != FE_SCHED_BATCH_AUTO || fe_g.one_process) {
+        return;
+    }
+    if (!fe_probe.ready) {
+        if (sched_getaffinity(0, sizeof fe_probe.mask, &fe_probe.mask) != 0) {
+            return;
+        }
+        fe_sched_init(&fe_probe.st);
+    }
+    else if (now - fe_probe.at < FE_CPU_EVERY && now >= fe_probe.at) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        server += pids[i] > 0 ? fe_proc_jiffies(pids[i]) : 0;
+    }
+    if (!fe_read_cpus(&busy, &total)) {
+        return;
+    }
+    if (fe_probe.ready && server >= fe_probe.server) {
+        foreign = fe_sched_foreign(busy - fe_probe.busy,
+                                   total - fe_probe.total,
+                                   server - fe_probe.server);
+        int was = fe_probe.st.batch;
+
+        want = fe_sched_next(&fe_probe.st, foreign);
+        fe_metrics_sched_publish(want ? 1 : 2, foreign);
+        if (want != was) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                         FELOGNO(10198) "other programs use %d%% of the "
+                         "server's CPUs: the children %s (FastEventSchedBatch "
+                         "auto)", foreign,
+                         want ? "run under SCHED_BATCH again"
+                              : "leave SCHED_BATCH, so that a woken server "
+                                "thread need not wait out their time slices");
+        }
+    }
+    /* else a child exited (its jiffies left the sum): start over */
+    fe_probe.ready = 1;
+    fe_probe.busy = busy;
+    fe_probe.total = total;
+    fe_probe.server = server;
+    fe_probe.at = now;
 }
 
 #else
 
 void fe_sched_start(fe_child_t *ch)
+{
+}
+
+void fe_sched_tick(fe_child_t *ch)
+{
+}
+
+void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
 {
 }
 

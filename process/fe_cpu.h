@@ -20,4 +20,13 @@ int fe_cpu_placed(const fe_child_t *ch);
 /** Child, before any thread starts: SCHED_BATCH for all its threads. */
 void fe_sched_start(fe_child_t *ch);
 
+/** Child's main thread, about once a second: follow the parent's word
+ *  (FastEventSchedBatch auto), moving every thread of the child. */
+void fe_sched_tick(fe_child_t *ch);
+
+/** Parent's main loop: measure, at most once a second, the share of the
+ *  server's CPUs other programs used, and tell the children (auto).
+ *  @a pids: the server's children. */
+void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now);
+
 #endif /* FE_CPU_H */

@@ -17,6 +17,7 @@
 #include "policy/fe_connstate.h"
 #include "policy/fe_spawn.h"
 #include "process/fe_child.h"
+#include "process/fe_cpu.h"
 #include "process/fe_fdlimit.h"
 #include "process/fe_parent.h"
 #include "scoreboard/fe_metrics.h"
@@ -26,6 +27,7 @@
 #include "ap_mpm.h"
 
 #include <apr_signal.h>
+#include <stdlib.h>
 #include <apr_strings.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -722,6 +724,38 @@ static void fe_pods_killpg(int mode)
 
 /* ------------------------------------------------------------ main loop */
 
+/* FastEventSchedBatch auto: the server's processes, for the measure. */
+static void fe_parent_sched_tick(void)
+{
+    static pid_t *pids;
+    static int cap;
+    int n = fe_g.lim.server_limit, i, k = 0;
+
+    if (fe_g.lim.sched_batch != FE_SCHED_BATCH_AUTO) {
+        return;
+    }
+    if (cap < n + ghost_cap) {
+        pid_t *more = realloc(pids, (size_t)(n + ghost_cap) * sizeof *pids);
+
+        if (more == NULL) {
+            return;                  /* no measure this time */
+        }
+        pids = more;
+        cap = n + ghost_cap;
+    }
+    for (i = 0; i < n; i++) {
+        if (slots[i].pid > 0) {
+            pids[k++] = slots[i].pid;
+        }
+    }
+    for (i = 0; i < ghost_cap; i++) {
+        if (ghosts[i].pid > 0) {
+            pids[k++] = ghosts[i].pid;
+        }
+    }
+    fe_sched_parent_tick(pids, k, apr_time_now());
+}
+
 static void fe_server_main_loop(server_rec *s, apr_pool_t *pconf)
 {
     fe_retained_t *rt = fe_g.retained;
@@ -756,6 +790,7 @@ static void fe_server_main_loop(server_rec *s, apr_pool_t *pconf)
         }
         fe_check_sick(s);
         fe_update_max_daemon_used();
+        fe_parent_sched_tick();
         /* While growing, look again soon: connections may be waiting in
          * the kernel's backlog for a process to accept them. */
         tick = spawned ? apr_time_from_msec(100) : FE_IDLE_TICK;

@@ -55,6 +55,12 @@ struct fe_metrics {
     volatile apr_uint32_t accepting;
     volatile apr_uint32_t holders;       /* workers holding (gauge) */
     volatile apr_uint32_t cpu_plus1;     /* placed on CPU n-1; 0: any */
+    /* FastEventSchedBatch auto: the parent's word to every slot, and what
+     * the child runs under. */
+    volatile apr_uint32_t sched_want;    /* 1 SCHED_BATCH, 2 default, 0 ? */
+    volatile apr_uint32_t foreign_pct;   /* others' share of our CPUs */
+    volatile apr_uint32_t sched_batch;   /* child: 1 under SCHED_BATCH */
+    apr_uint32_t pad_;
     /* Ghost entries only: the slot shared with a newer process, and the
      * process row's counts. */
     volatile apr_uint32_t ghost_slot;
@@ -193,10 +199,52 @@ fe_metrics_t *fe_metrics_attach(int slot)
         return NULL;
     }
     m = &seg->slots[slot];
-    memset((void *)m, 0, sizeof *m);
+    {
+        apr_uint32_t want = m->sched_want, foreign = m->foreign_pct;
+
+        memset((void *)m, 0, sizeof *m);
+        m->sched_want = want;            /* the parent's, not ours */
+        m->foreign_pct = foreign;
+    }
     m->accepting = 1;                    /* the listener starts accepting */
     m->pid = getpid();
     return m;
+}
+
+void fe_metrics_sched_publish(int want, int foreign)
+{
+    fe_metrics_seg_t *seg = fe_metrics_seg();
+    int i;
+
+    if (seg == NULL || seg->slots == NULL) {
+        return;
+    }
+    for (i = 0; i < seg->n + seg->nghost; i++) {
+        seg->slots[i].sched_want = (apr_uint32_t)want;
+        seg->slots[i].foreign_pct = (apr_uint32_t)foreign;
+    }
+}
+
+int fe_metrics_sched_want(const fe_metrics_t *m)
+{
+    return m != NULL ? (int)m->sched_want : 0;
+}
+
+int fe_metrics_sched_word(int slot)
+{
+    fe_metrics_seg_t *seg = fe_metrics_seg();
+
+    if (seg == NULL || seg->slots == NULL || slot < 0 || slot >= seg->n) {
+        return 0;
+    }
+    return (int)seg->slots[slot].sched_want;
+}
+
+void fe_metrics_sched_now(fe_metrics_t *m, int batch)
+{
+    if (m != NULL && m->pid == getpid()) {
+        m->sched_batch = batch != 0;
+    }
 }
 
 void fe_metrics_accepted(fe_metrics_t *m)
@@ -311,7 +359,7 @@ typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
     apr_uint64_t holders;
     apr_uint64_t hits, misses, preempts, trims, trim_kib;
-    int procs, paused, placed;
+    int procs, paused, placed, batch, foreign;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
 
@@ -343,6 +391,8 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->procs++;
     t->paused += !m->accepting;
     t->placed += m->cpu_plus1 != 0;
+    t->batch += m->sched_batch != 0;
+    t->foreign = (int)m->foreign_pct;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
         t->handoff[b] += apr_atomic_read64(
                              (volatile apr_uint64_t *)&m->handoff[b]);
@@ -354,6 +404,8 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
     ap_rprintf(r, "FastEventProcesses: %d\n", t->procs);
     ap_rprintf(r, "FastEventProcessesNotAccepting: %d\n", t->paused);
     ap_rprintf(r, "FastEventProcessesOnOneCPU: %d\n", t->placed);
+    ap_rprintf(r, "FastEventProcessesSchedBatch: %d\n", t->batch);
+    ap_rprintf(r, "FastEventForeignCPUPercent: %d\n", t->foreign);
     ap_rprintf(r, "FastEventAccepts: %" APR_UINT64_T_FMT "\n", t->accepts);
     ap_rprintf(r, "FastEventAcceptsPerSec: %" APR_UINT64_T_FMT "\n",
                t->rate);

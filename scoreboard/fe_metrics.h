@@ -42,6 +42,20 @@ typedef enum fe_hold_outcome {
 void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome);
 /** Child: the CPU it runs on, or FE_PLACE_ANY. */
 void fe_metrics_cpu(fe_metrics_t *m, int cpu);
+
+/** Parent (FastEventSchedBatch auto): tell every child whether to run
+ *  under SCHED_BATCH (@a want 1) or the default policy (2), and the share
+ *  of the server's CPUs other programs use (percent, for the status). */
+void fe_metrics_sched_publish(int want, int foreign);
+
+/** Child: the parent's word (1, 2, or 0 before the first). */
+int fe_metrics_sched_want(const fe_metrics_t *m);
+
+/** The parent's word for @a slot, before the child attached its slot. */
+int fe_metrics_sched_word(int slot);
+
+/** Child: it runs under SCHED_BATCH (1) or not (0) now. */
+void fe_metrics_sched_now(fe_metrics_t *m, int batch);
 /** Child, when a newer process took its slot over: an entry of the ghost
  *  area to report in from now on (NULL when full). */
 fe_metrics_t *fe_metrics_ghost(fe_metrics_t *m, int slot);

@@ -675,11 +675,12 @@ def policy_view(srv):
 
 
 def scenario_sched_batch(opts):
-    """FastEventSchedBatch: every thread of every child (mod_http2's
-    workers included) runs under SCHED_BATCH, also after a graceful
-    restart; the parent keeps the default policy; 'off' leaves the default
-    policy everywhere; a policy the server was started with is kept; a bad
-    value is refused."""
+    """FastEventSchedBatch: with 'on' every thread of every child
+    (mod_http2's workers included) runs under SCHED_BATCH, also after a
+    graceful restart; the parent keeps the default policy; 'off' leaves
+    the default policy everywhere; 'auto' (the default) leaves SCHED_BATCH
+    while CPU-bound programs share the CPUs; a policy the server was
+    started with is kept; a bad value is refused."""
     if opts.name != "mpm_fastevent_module" or not hasattr(os, "SCHED_BATCH"):
         return
     sizing = """StartServers 2
@@ -698,7 +699,7 @@ MaxSpareThreads 10"""
     def all_under(view, policy):
         return all(pols == {policy} for pols in view.values())
 
-    srv = Server(opts, sizing, H2_EXTRA)
+    srv = Server(opts, sizing, H2_EXTRA + "FastEventSchedBatch on\n")
     srv.start()
     view = policy_view(srv)
     check("every thread of both children under SCHED_BATCH",
@@ -750,8 +751,38 @@ MaxSpareThreads 10"""
           and "FE10195" in srv.read_log(), show(view))
     srv.stop()
 
+    # auto (the default): under SCHED_BATCH while the CPUs are the
+    # server's, off while other programs keep them busy.
+    srv = Server(opts, sizing, "LogLevel info\n")
+    srv.start()
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              "import time\nt = time.time() + 8\n"
+                              "while time.time() < t: pass\n"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        left = fe_test.wait_for(
+            lambda: all_under(policy_view(srv), os.SCHED_OTHER)
+            and "FE10198" in srv.read_log(), 6, every=0.5)
+        view = policy_view(srv)
+        st = srv.status()
+    finally:
+        for h in hogs:
+            h.wait(15)
+    check("auto: with a CPU-bound program per CPU beside the server, every "
+          "thread leaves SCHED_BATCH within 6 s and FE10198 says why",
+          left, show(view) + " " + " ".join(
+              l for l in srv.read_log().splitlines() if "FE10198" in l)[:300])
+    check("auto: mod_status shows the others' share and no process under "
+          "SCHED_BATCH", int(st.get("FastEventForeignCPUPercent", 0)) >= 10
+          and st.get("FastEventProcessesSchedBatch") == "0",
+          "FastEventForeignCPUPercent %s, FastEventProcessesSchedBatch %s"
+          % (st.get("FastEventForeignCPUPercent"),
+             st.get("FastEventProcessesSchedBatch")))
+    srv.check_error_log("SCHED_BATCH auto")
+    srv.stop()
+
     refused(opts, sizing, "FastEventSchedBatch sometimes",
-            "FastEventSchedBatch must be On or Off", "naming the choices")
+            "FastEventSchedBatch takes auto, on or off", "naming the choices")
 
 
 SCENARIOS = [
