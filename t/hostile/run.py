@@ -22,6 +22,12 @@ so a worker is free for each); c 100 slow readers of 1 MiB at 4 KiB/s; d
 half-closers; g 50 x 100 pipelined GETs; h 16 KiB header field; i the
 combined flood (a + d + e + f at once).
 
+A scenario may also serve HTTPS on port + 1 (mod_ssl with a self-signed
+certificate made for the run by the openssl CLI), start backends beside
+the server (fe_test.HttpBackend, fe_test.PhpFpm) and run other probes:
+the HTTPS probe makes a fresh connection (full handshake) and GETs
+/index.html every 200 ms, 2 s timeout.
+
 Afterwards it checks, per scenario:
 
   - probe: served >= 99 % and p99 < 100 ms (combined flood: >= 95 % and
@@ -40,14 +46,18 @@ Afterwards it checks, per scenario:
 
 Everything is bounded: every socket has a timeout, every client stops by
 itself, client processes are joined with a deadline (and terminated by PID
-if late), each server is stopped by the PID in its PidFile.  The whole run
-takes about 5 minutes.  Closes with "hostile: N passed, N failed" and exits
-non-zero if a check failed.
+if late), each server is stopped by the PID in its PidFile, each backend
+by its own PID.  The whole run takes about 5 minutes.  Closes with
+"hostile: N passed, N failed" and exits non-zero if a check failed.
 
 Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
                         [--event] [--only a,b,...] [--port N] [--keep]
                         [--retry-slow]
                         [--scale F]
+
+  --only    scenario keys (a, b, b2, ..., i)
+  --port    the first of the four ports used: HTTP, HTTPS (+1), the
+            Python backend (+2), PHP-FPM (+3)
 
   --event   run against the stock event MPM (comparison; expected to fail
             some checks)
@@ -65,9 +75,12 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import socket
+import ssl
 import struct
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,6 +101,12 @@ BIG = 1 << 20
 NPIPE = 100
 CHUNK = 1000                    # sockets per client process
 RAMP = 1.0                      # s over which a group's clients connect
+
+# issue 19: HTTPS, stalled handshakes, slow bodies, honest slow clients
+TLS_OFF = 1                     # the HTTPS listener: port + 1
+BACKEND_OFF = 2                 # the Python backend of mod_proxy_http
+FPM_OFF = 3                     # PHP-FPM behind mod_proxy_fcgi
+HS_TIMEOUT = 10.0               # connect and TLS handshake, each
 
 SIZING = """StartServers 2
 ServerLimit 16
@@ -113,20 +132,26 @@ EnableSendfile On
 class Server(fe_test.Server):
     """One apache2 instance with a generated configuration (BODY; sizing
     SIZING with AsyncRequestWorkerFactor factor unless given), serving
-    /index.html, a 1 MiB /big.bin and /p/0.txt ... /p/99.txt for the
-    pipelining clients.  LogLevel warn, so that the error log's growth
-    means something; a server that does not stop on SIGTERM is killed.
-    t/soak runs this one too."""
+    /index.html, a 1 MiB /big.bin, /p/0.txt ... /p/99.txt for the
+    pipelining clients and t/php/fe.php as /fpm/fe.php.  With tls, also
+    HTTPS on port + TLS_OFF (mod_ssl, opts.cert).  LogLevel warn, so that
+    the error log's growth means something; a server that does not stop
+    on SIGTERM is killed.  t/soak runs this one too."""
 
     prefix = "fe-hostile-"
     log_level = "warn"
     kill_late = True
 
     def __init__(self, opts, factor=2, extra="", sizing=None, mods=(),
-                 prefix=None):
+                 prefix=None, tls=False):
         docs = {"index.html": "hello\n", "big.bin": os.urandom(BIG)}
         for i in range(NPIPE):
             docs["p/%d.txt" % i] = "pipelined response %d\n" % i
+        with open(os.path.join(TREE, "t", "php", "fe.php")) as f:
+            docs["fpm/fe.php"] = f.read()
+        if tls:
+            mods = tuple(mods) + ("socache_shmcb", "ssl")
+            extra = fe_test.tls_conf(opts.port + TLS_OFF, *opts.cert) + extra
         super().__init__((opts.name, opts.module), opts.port,
                          BODY % (TIMEOUT, KA_TIMEOUT, fe_test.STATUS_CONF,
                                  sizing or SIZING % factor, extra),
@@ -231,7 +256,9 @@ def rst_close(s):
 def new_res():
     return {"n": 0, "connect_fail": 0, "closed_times": [], "no_eof": 0,
             "early_close": 0, "fail": 0, "ok": 0, "codes": {}, "errors": {},
-            "iterations": 0, "bytes": [], "examples": []}
+            "iterations": 0, "bytes": [], "examples": [],
+            "handshakes": 0, "hs_fail": 0, "hs_times": [], "answered": 0,
+            "held": 0, "durations": []}
 
 
 def err(res, what):
@@ -557,6 +584,54 @@ async def c_bigheader(port, res, end):
         await asyncio.sleep(random.uniform(0.3, 0.7))
 
 
+# ------------------------------------------- TLS and request-body clients
+
+_CTX = None
+
+
+def tls_ctx():
+    """This process's TLS client context (fe_test.tls_client_context())."""
+    global _CTX
+    if _CTX is None:
+        _CTX = fe_test.tls_client_context()
+    return _CTX
+
+
+async def aopen(port, tls, timeout):
+    """A connection to HOST:port as asyncio streams (reader, writer), over
+    TLS when tls (the handshake complete on return); the connect and the
+    handshake each bounded by timeout.  Raises asyncio.TimeoutError or
+    OSError (ssl.SSLError included)."""
+    s = await aconnect(port, timeout)
+    kw = {}
+    if tls:
+        kw = {"ssl": tls_ctx(), "server_hostname": "localhost",
+              "ssl_handshake_timeout": timeout}
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_connection(sock=s, limit=1 << 20, **kw), timeout + 1)
+    except BaseException:
+        s.close()
+        raise
+
+
+def aclose(writer):
+    """Drop a stream connection at once (no TLS close_notify exchange)."""
+    try:
+        writer.transport.abort()
+    except Exception:
+        pass
+
+
+def failure_name(e):
+    """What an aopen() failure was, briefly."""
+    if isinstance(e, asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(e, ConnectionAbortedError) and "handshake" in str(e):
+        return "handshake timeout"  # asyncio's ssl_handshake_timeout
+    return type(e).__name__
+
+
 CLIENTS = {
     "silent": c_silent, "slowloris": c_slowloris, "slowreader": c_slowreader,
     "reset": c_reset, "garbage": c_garbage, "halfclose": c_halfclose,
@@ -564,10 +639,18 @@ CLIENTS = {
 }
 
 
-def group_main(kind, n, first_idx, total, port, start_at, duration, q):
+TLS_KINDS = ()                  # kinds that always speak TLS
+
+
+def group_main(kind, n, first_idx, total, port, start_at, duration, q,
+               kw=None):
     """Child process: n clients of one kind, started together at
-    start_at (wall clock), active for `duration` seconds."""
+    start_at (wall clock), active for `duration` seconds; kw: keyword
+    arguments for the client function (tls=True: the HTTPS port)."""
     random.seed(os.getpid())
+    kw = dict(kw or {})
+    if kind in TLS_KINDS or kw.get("tls"):
+        port += TLS_OFF
 
     async def run():
         delay = start_at - time.time()
@@ -583,7 +666,7 @@ def group_main(kind, n, first_idx, total, port, start_at, duration, q):
             if kind == "halfclose":
                 await fn(port, res, end, first_idx + i)
             else:
-                await fn(port, res, end)
+                await fn(port, res, end, **kw)
         await asyncio.gather(*[one(i) for i in range(n)],
                              return_exceptions=True)
         return res
@@ -595,33 +678,82 @@ def group_main(kind, n, first_idx, total, port, start_at, duration, q):
     q.put((kind, res))
 
 
-def probe_main(port, start_at, duration, q):
-    """Child process: a fresh connection + GET /index.html every 20 ms."""
+# What a probe does: a fresh connection and GET `path` every `every` s,
+# served when the answer is a 200 with body `want` within `timeout` s;
+# check: whether its numbers make a check (else a note).
+PROBE = {"name": "probe", "tls": False, "path": "/index.html",
+         "want": b"hello\n", "every": PROBE_EVERY, "timeout": PROBE_TIMEOUT,
+         "check": True}
+TLS_PROBE = dict(PROBE, name="https probe", tls=True, every=0.2, timeout=2.0)
+
+
+def probe_main(spec, port, start_at, duration, q):
+    """Child process: the probe `spec` (PROBE, TLS_PROBE, ...) for
+    `duration` s from start_at (wall clock).  Over HTTP the response must
+    end with the server's close (Connection: close); over HTTPS a
+    complete response suffices (the TLS close is not waited for)."""
     lat, fails = [], {}
+    tls, timeout = spec["tls"], spec["timeout"]
+    if tls:
+        port += TLS_OFF
+    req = (b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+           % spec["path"].encode())
+
+    def fail(k):
+        fails[k] = fails.get(k, 0) + 1
 
     async def one():
         t0 = _now()
         try:
-            s = await aconnect(port, PROBE_TIMEOUT)
+            s = await aconnect(port, timeout)
         except asyncio.TimeoutError:
-            fails["connect timeout"] = fails.get("connect timeout", 0) + 1
+            fail("connect timeout")
             return
         except OSError as e:
-            fails[type(e).__name__] = fails.get(type(e).__name__, 0) + 1
+            fail(type(e).__name__)
             return
         try:
-            await asend(s, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n"
-                        b"Connection: close\r\n\r\n", t0 + PROBE_TIMEOUT)
-            how, got = await wait_eof(s, t0 + PROBE_TIMEOUT)
+            await asend(s, req, t0 + timeout)
+            how, got = await wait_eof(s, t0 + timeout)
         except (OSError, asyncio.TimeoutError):
             how, got = "send failed", b""
         s.close()
-        p = parse_one(got)
-        if how == "eof" and p and p[0] == 200 and p[1] == b"hello\n":
+        p = fe_test.parse_response(got, eof=True)
+        if how == "eof" and p and p[0] == 200 and p[2] == spec["want"]:
             lat.append(_now() - t0)
         else:
-            k = "%s/%s" % (how, p[0] if p else "no response")
-            fails[k] = fails.get(k, 0) + 1
+            fail("%s/%s" % (how, p[0] if p else "no response"))
+
+    async def fetch_tls():
+        reader, writer = await aopen(port, True, timeout)
+        got = b""
+        try:
+            writer.write(req)
+            await writer.drain()
+            while not fe_test.parse_response(got):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            aclose(writer)
+        return got
+
+    async def one_tls():
+        t0 = _now()
+        try:
+            got = await asyncio.wait_for(fetch_tls(), timeout)
+        except asyncio.TimeoutError:
+            fail("timeout")
+            return
+        except OSError as e:
+            fail(failure_name(e))
+            return
+        p = fe_test.parse_response(got, eof=True)
+        if p and p[0] == 200 and p[2] == spec["want"]:
+            lat.append(_now() - t0)
+        else:
+            fail("%s" % (p[0] if p else "no response"))
 
     async def run():
         delay = start_at - time.time()
@@ -631,8 +763,8 @@ def probe_main(port, start_at, duration, q):
         tasks = []
         nxt = _now()
         while _now() < end:
-            tasks.append(asyncio.ensure_future(one()))
-            nxt += PROBE_EVERY
+            tasks.append(asyncio.ensure_future(one_tls() if tls else one()))
+            nxt += spec["every"]
             await asyncio.sleep(max(0.0, nxt - _now()))
         await asyncio.gather(*tasks, return_exceptions=True)
         return len(tasks)
@@ -641,7 +773,7 @@ def probe_main(port, start_at, duration, q):
     except Exception as e:
         n = len(lat) + sum(fails.values())
         fails["probe process: %r" % e] = 1
-    q.put(("probe", {"n": n, "lat": lat, "fails": fails}))
+    q.put(("probe:" + spec["name"], {"n": n, "lat": lat, "fails": fails}))
 
 
 # ------------------------------------------------------------ scenarios
@@ -667,16 +799,27 @@ def merge(a, b):
 
 
 def run_scenario(opts, tag, title, groups, duration, factor=2,
-                 probe_bar=(99.0, 100.0), extra=""):
-    """Start a server, run `groups` ([(kind, count)]) and the probe for
-    `duration` s, then the common checks.  Returns (server, merged client
-    results by kind, mid-run status, the summary for the table at the
-    end, error-log lines before the run)."""
+                 probe_bar=(99.0, 100.0), extra="", probes=(PROBE,),
+                 mods=(), tls=False, aux=(), precheck=None):
+    """Start the backends `aux` (objects with start() and stop(), stopped
+    again by finish()) and a server (extra configuration, extra modules
+    mods, HTTPS with tls), run precheck(server) when given, then `groups`
+    ([(kind, count)] or [(kind, count, client keyword arguments)]) and the
+    probes (PROBE, TLS_PROBE, ...) for `duration` s, then the common
+    checks.  Returns (server, merged client results by kind, mid-run
+    status, the summary for the table at the end, error-log lines before
+    the run)."""
     note("%s: %s" % (tag, title))
-    srv = Server(opts, factor=factor, extra=extra)
-    summary = {"tag": tag}
+    srv = Server(opts, factor=factor, extra=extra, mods=mods, tls=tls)
+    srv.aux = []
+    summary = {"tag": tag, "probes": []}
     try:
+        for a in aux:
+            srv.aux.append(a)
+            a.start()
         srv.start()
+        if precheck is not None:
+            precheck(srv)
         # let the parent reach its spare-thread target before the baseline
         prev, stable_since = None, time.time()
         t_end = time.time() + 6
@@ -699,22 +842,26 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
         q = ctx.Queue()
         start_at = time.time() + 0.5
         procs = []
-        for kind, count in groups:
+        for group in groups:
+            kind, count = group[:2]
+            kw = group[2] if len(group) > 2 else None
             count = max(1, int(round(count * opts.scale)))
             done = 0
             while done < count:
                 n = min(CHUNK, count - done)
                 p = ctx.Process(target=group_main, args=(
-                    kind, n, done, count, srv.port, start_at, duration, q))
+                    kind, n, done, count, srv.port, start_at, duration, q,
+                    kw))
                 p.start()
                 procs.append(p)
                 done += n
-        # the probe starts 0.5 s after the hostile clients, when their
+        # the probes start 0.5 s after the hostile clients, when their
         # connections are in place
-        pp = ctx.Process(target=probe_main, args=(
-            srv.port, start_at + 0.5, duration - 0.5, q))
-        pp.start()
-        procs.append(pp)
+        for spec in probes:
+            pp = ctx.Process(target=probe_main, args=(
+                spec, srv.port, start_at + 0.5, duration - 0.5, q))
+            pp.start()
+            procs.append(pp)
 
         # mid-run samples: peak fds and status at half time
         peak = 0
@@ -728,7 +875,7 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
             time.sleep(0.5)
 
         out = {}
-        probe = None
+        got_probes = {}
         join_by = start_at + duration + HOLD_MAX + 15
         pending = len(procs)
         while pending and time.time() < join_by:
@@ -737,8 +884,8 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
             except Exception:
                 break
             pending -= 1
-            if kind == "probe":
-                probe = res
+            if kind.startswith("probe:"):
+                got_probes[kind[6:]] = res
             else:
                 merge(out.setdefault(kind, {}), res)
         for p in procs:
@@ -754,22 +901,30 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
             note("%s: kernel listen queue: %s" % (tag, ", ".join(
                 "%s +%d" % kv for kv in sorted(kd.items()))))
 
-        # probe
-        if probe is None:
-            probe = {"n": 0, "lat": [], "fails": {"no probe result": 1}}
-        lat = sorted(probe["lat"])
-        n = max(probe["n"], 1)
-        served = 100.0 * len(lat) / n
-        p50, p99 = pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000
-        mx = (lat[-1] * 1000) if lat else float("nan")
-        need_served, need_p99 = probe_bar
-        summary.update(served=served, p99=p99)
-        check("%s: probe served >= %g%% with p99 < %g ms" % (
-            tag, need_served, need_p99),
-            served >= need_served and p99 < need_p99,
-            "served %d/%d (%.1f%%), p50 %.1f ms, p99 %.1f ms, max %.1f ms%s"
-            % (len(lat), probe["n"], served, p50, p99, mx,
-               ", failures %s" % probe["fails"] if probe["fails"] else ""))
+        # probes
+        for spec in probes:
+            probe = got_probes.get(spec["name"]) or {
+                "n": 0, "lat": [], "fails": {"no probe result": 1}}
+            lat = sorted(probe["lat"])
+            n = max(probe["n"], 1)
+            served = 100.0 * len(lat) / n
+            p50, p99 = pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000
+            mx = (lat[-1] * 1000) if lat else float("nan")
+            need_served, need_p99 = probe_bar
+            text = ("served %d/%d (%.1f%%), p50 %.1f ms, p99 %.1f ms, max "
+                    "%.1f ms%s" % (len(lat), probe["n"], served, p50, p99,
+                                   mx, ", failures %s" % probe["fails"]
+                                   if probe["fails"] else ""))
+            if not spec["check"]:
+                note("%s: %s (GET %s every %g s): %s" % (
+                    tag, spec["name"], spec["path"], spec["every"], text))
+                continue
+            summary["probes"].append((spec["name"], served, p99))
+            if "served" not in summary:
+                summary.update(served=served, p99=p99)
+            check("%s: %s served >= %g%% with p99 < %g ms" % (
+                tag, spec["name"], need_served, need_p99),
+                served >= need_served and p99 < need_p99, text)
 
         # settle: fds back, scoreboard idle
         t_set = None
@@ -809,21 +964,42 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
     except Exception:
         srv.stop()
         srv.cleanup()
+        stop_aux(srv)
         raise
 
 
-def finish(srv, tag, base_lines):
+def stop_aux(srv):
+    """Stop the backends of srv (run_scenario's aux), each by its pid."""
+    for a in reversed(srv.aux):
+        try:
+            a.stop()
+        finally:
+            a.cleanup()
+    srv.aux = []
+
+
+def finish(srv, tag, base_lines, footprint=None):
+    """The closing checks of a scenario (crash lines, error-log growth),
+    then stop the server and its backends.  Lines matching the regex
+    footprint are the attack's own trace in other modules (a proxy module
+    logging each request a client abandoned): they are counted apart, in
+    the check's detail, not against ERRLOG_MAX."""
     srv.check_error_log(tag)
     added = srv.log_lines()[base_lines:]
+    own = [l for l in added if footprint and re.search(footprint, l)]
+    added = [l for l in added if not (footprint and re.search(footprint, l))]
     check("%s: at most %d error-log lines added" % (tag, ERRLOG_MAX),
           len(added) <= ERRLOG_MAX,
-          "%d added%s" % (len(added), (": " + " | ".join(
-              l[-220:] for l in added[:4])) if added else ""))
+          "%d added%s%s" % (len(added), (": " + " | ".join(
+              l[-220:] for l in added[:4])) if added else "",
+              "; besides, %d from the attack itself (%s), e.g. %s" % (
+                  len(own), footprint, own[0][-200:]) if own else ""))
     took = srv.stop()
     if took is None:
         check("%s: server stopped on SIGTERM" % tag, False,
               "killed after 15 s")
     srv.cleanup()
+    stop_aux(srv)
 
 
 def closed_check(tag, what, res, deadline=EOF_DEADLINE):
@@ -1022,14 +1198,61 @@ def sc_i(opts):
     return s
 
 
-SCENARIOS = [("a", sc_a), ("b", sc_b), ("b2", sc_b2), ("c", sc_c), ("d", sc_d),
-             ("e", sc_e), ("f", sc_f), ("g", sc_g), ("h", sc_h),
-             ("i", sc_i)]
+# (key, function, group): --only takes a key or a group (l, m)
+SCENARIOS = [("a", sc_a, None), ("b", sc_b, None), ("b2", sc_b2, None),
+             ("c", sc_c, None), ("d", sc_d, None), ("e", sc_e, None),
+             ("f", sc_f, None), ("g", sc_g, None), ("h", sc_h, None),
+             ("i", sc_i, None)]
+
+
+def run_all(opts, only):
+    """Run the scenarios `only` names (keys or groups; all when None),
+    then print the summary table."""
+    t0 = time.time()
+    table = []
+    for key, fn, group in SCENARIOS:
+        if only and key not in only and group not in only:
+            continue
+        for attempt in (1, 2):
+            first = len(fe_test.results)
+            t1 = time.time()
+            try:
+                table.append(fn(opts))
+                table[-1]["took"] = time.time() - t1
+            except Exception as e:      # a broken scenario is a failure
+                import traceback
+                traceback.print_exc()
+                check("%s ran" % key, False, repr(e))
+            note("elapsed %.0f s (%s: %.0f s)" % (
+                time.time() - t0, key, time.time() - t1))
+            failed = [name for name, ok in fe_test.results[first:]
+                      if not ok]
+            if (attempt == 1 and opts.retry_slow and failed
+                    and all(re.search(r": (https )?probe served", f)
+                            for f in failed)):
+                note("%s: only the probe check failed (a busy machine "
+                     "shows here first): running the scenario once more, "
+                     "the second run decides" % key)
+                del fe_test.results[first:]
+                table.pop()
+                continue
+            break
+    note("summary (served %, p99 ms [, https probe], fds start/peak/end, "
+         "excess, seconds):")
+    for s in table:
+        more = "".join("  %s %.1f%% %.1f ms" % (name.split()[0], sv, p99)
+                       for name, sv, p99 in s.get("probes", [])[1:])
+        note("  %-26s %6.1f%% %8.1f ms%s  fds %d/%d/%d excess %d  %.0f s" % (
+            s["tag"], s.get("served", 0), s.get("p99", float("nan")), more,
+            s.get("fd_base", 0), s.get("fd_peak", 0), s.get("fd_end", 0),
+            s.get("fd_excess", 0), s.get("took", 0)))
+    note("total %.0f s" % (time.time() - t0))
 
 
 def main():
     ap = fe_test.arg_parser(8591, event=True)
-    ap.add_argument("--only", help="comma-separated scenario letters")
+    ap.add_argument("--only", help="comma-separated scenario keys (a, b, "
+                    "b2, ..., i)")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--retry-slow", action="store_true",
@@ -1047,37 +1270,13 @@ def main():
         opts.scale = min(opts.scale, (soft - 100) / float(CHUNK))
 
     only = set(opts.only.split(",")) if opts.only else None
-    t0 = time.time()
-    table = []
-    for key, fn in SCENARIOS:
-        if only and key not in only:
-            continue
-        for attempt in (1, 2):
-            first = len(fe_test.results)
-            try:
-                table.append(fn(opts))
-            except Exception as e:      # a broken scenario is a failure
-                import traceback
-                traceback.print_exc()
-                check("%s ran" % key, False, repr(e))
-            note("elapsed %.0f s" % (time.time() - t0))
-            failed = [name for name, ok in fe_test.results[first:]
-                      if not ok]
-            if (attempt == 1 and opts.retry_slow and failed
-                    and all(": probe served" in f for f in failed)):
-                note("%s: only the probe check failed (a busy machine "
-                     "shows here first): running the scenario once more, "
-                     "the second run decides" % key)
-                del fe_test.results[first:]
-                table.pop()
-                continue
-            break
-    note("summary (served %%, p99 ms, fds start/peak/end, excess):")
-    for s in table:
-        note("  %-16s %6.1f%% %8.1f ms  fds %d/%d/%d excess %d" % (
-            s["tag"], s.get("served", 0), s.get("p99", float("nan")),
-            s.get("fd_base", 0), s.get("fd_peak", 0), s.get("fd_end", 0),
-            s.get("fd_excess", 0)))
+    # the HTTPS listeners' certificate, for this run
+    certdir = tempfile.mkdtemp(prefix="fe-hostile-cert-")
+    try:
+        opts.cert = fe_test.make_cert(certdir)
+        run_all(opts, only)
+    finally:
+        shutil.rmtree(certdir, ignore_errors=True)
     return fe_test.summary("hostile")
 
 
