@@ -22,11 +22,26 @@ so a worker is free for each); c 100 slow readers of 1 MiB at 4 KiB/s; d
 half-closers; g 50 x 100 pipelined GETs; h 16 KiB header field; i the
 combined flood (a + d + e + f at once).
 
-A scenario may also serve HTTPS on port + 1 (mod_ssl with a self-signed
-certificate made for the run by the openssl CLI), start backends beside
-the server (fe_test.HttpBackend, fe_test.PhpFpm) and run other probes:
-the HTTPS probe makes a fresh connection (full handshake) and GETs
-/index.html every 200 ms, 2 s timeout.
+HTTPS and request bodies (issue 19; these servers also listen for HTTPS
+on port + 1, mod_ssl with a self-signed certificate made for the run by
+the openssl CLI; the clients never resume a session):
+
+  j TLS slowloris: 1000 clients complete the TLS handshake, then send a
+    partial request head and one header line every 5 s until the server
+    closes them (and connect again while a whole round still fits in the
+    attack); each must see EOF within Timeout + 5 s of its connect (the
+    header deadline is Timeout, counted from the accept), and every
+    handshake must complete;
+  k stalled handshakes: 3000 connections, half send the 5-byte header of
+    a TLS handshake record announcing 16 KiB (16 03 01 40 00) and then
+    nothing, half a genuine ClientHello (made by Python's ssl module
+    through a MemoryBIO: the bytes OpenSSL writes before it needs the
+    server's answer) and then nothing; each must see EOF within
+    Timeout + 5 s of its connect.
+
+Their probe speaks the attackers' protocol: over HTTPS a fresh
+connection (full handshake) and GET /index.html every 200 ms, 2 s
+timeout.
 
 Afterwards it checks, per scenario:
 
@@ -34,7 +49,8 @@ Afterwards it checks, per scenario:
     p99 < 200 ms), with the measured numbers in the check text;
   - what the scenario itself promises (EOF within Timeout + 5 s for silent
     and slowloris sockets, full responses for half-closers, 5000 pipelined
-    responses in order, 400 + close for an oversized header field, ...);
+    responses in order, 400 + close for an oversized header field,
+    completed handshakes, ...);
   - descriptors of the server processes (sum of /proc/<pid>/fd over the
     parent and children) back to the baseline within Timeout + 5 s after
     the hostile clients are gone (allowing for processes started or
@@ -55,7 +71,7 @@ Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
                         [--retry-slow]
                         [--scale F]
 
-  --only    scenario keys (a, b, b2, ..., i)
+  --only    scenario keys (a, b, b2, ..., j, k)
   --port    the first of the four ports used: HTTP, HTTPS (+1), the
             Python backend (+2), PHP-FPM (+3)
 
@@ -107,6 +123,8 @@ TLS_OFF = 1                     # the HTTPS listener: port + 1
 BACKEND_OFF = 2                 # the Python backend of mod_proxy_http
 FPM_OFF = 3                     # PHP-FPM behind mod_proxy_fcgi
 HS_TIMEOUT = 10.0               # connect and TLS handshake, each
+TRICKLE_EVERY = 5.0             # j, l: a header line / body byte this often
+PARTIAL_HELLO = b"\x16\x03\x01\x40\x00"   # k: a record header, 16 KiB
 
 SIZING = """StartServers 2
 ServerLimit 16
@@ -597,6 +615,19 @@ def tls_ctx():
     return _CTX
 
 
+def client_hello():
+    """A genuine ClientHello: what Python's ssl module (OpenSSL) writes to
+    open a handshake with the test server, before it needs an answer.
+    A fresh one each time (its own random and key share)."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tls_ctx().wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 async def aopen(port, tls, timeout):
     """A connection to HOST:port as asyncio streams (reader, writer), over
     TLS when tls (the handshake complete on return); the connect and the
@@ -615,12 +646,74 @@ async def aopen(port, tls, timeout):
         raise
 
 
+async def aread(reader, rem):
+    """What reader gives within rem seconds: bytes (b"" at EOF), or None
+    when nothing came.  A reset raises OSError."""
+    if rem <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(reader.read(65536), rem)
+    except asyncio.TimeoutError:
+        return None
+
+
 def aclose(writer):
     """Drop a stream connection at once (no TLS close_notify exchange)."""
     try:
         writer.transport.abort()
     except Exception:
         pass
+
+
+def status_of(got):
+    m = re.match(rb"HTTP/1\.[01] (\d+)", got)
+    return m.group(1).decode() if m else ("none" if not got else
+                                          "%d bytes" % len(got))
+
+
+async def trickle(reader, writer, head, piece, every, until):
+    """Send head, then piece(i) for i = 0, 1, ... every `every` s (+-5 %),
+    watching for the server to close, until the monotonic time `until`.
+    Returns (how, bytes received): how is "eof" or "reset" when the server
+    closed first, "open" when `until` came first, "stuck" when a write
+    could not be sent within 5 s."""
+    got = b""
+    try:
+        writer.write(head)
+        await asyncio.wait_for(writer.drain(), 5)
+        i = 0
+        nxt = _now() + every * random.uniform(0.95, 1.05)
+        while True:
+            stop = min(nxt, until)
+            while True:
+                chunk = await aread(reader, stop - _now())
+                if chunk is None:
+                    break
+                if not chunk:
+                    return "eof", got
+                got += chunk
+            if _now() >= until:
+                return "open", got
+            writer.write(piece(i))
+            await asyncio.wait_for(writer.drain(), 5)
+            i += 1
+            nxt += every * random.uniform(0.95, 1.05)
+    except asyncio.TimeoutError:
+        return "stuck", got
+    except OSError:
+        return "reset", got
+
+
+def record_close(res, how, got, t0):
+    """One hostile connection of res ended: closed by the server (EOF or
+    reset, time since t0 in closed_times, what it said in codes) or not
+    (no_eof)."""
+    if how in ("eof", "reset"):
+        res["closed_times"].append(_now() - t0)
+        k = "%s after %s" % (how, status_of(got))
+        res["codes"][k] = res["codes"].get(k, 0) + 1
+    else:
+        res["no_eof"] += 1
 
 
 def failure_name(e):
@@ -632,14 +725,77 @@ def failure_name(e):
     return type(e).__name__
 
 
+async def handshake_failed(res, e):
+    res["hs_fail"] += 1
+    err(res, "connect/handshake: %s" % failure_name(e))
+    await asyncio.sleep(random.uniform(0.5, 1.0))
+
+
+async def c_tls_slowloris(port, res, end):
+    """Complete the TLS handshake, then a partial request head and one
+    header line every TRICKLE_EVERY s until the server closes (or
+    HOLD_MAX after the connect: not closed).  Then, while a whole round
+    (TIMEOUT + 1 s) still fits before `end`, connect again."""
+    first = True
+    while first or _now() + TIMEOUT + 1 < end:
+        first = False
+        t0 = _now()
+        try:
+            reader, writer = await aopen(port, True, HS_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as e:
+            await handshake_failed(res, e)
+            continue
+        res["n"] += 1
+        res["handshakes"] += 1
+        res["hs_times"].append(_now() - t0)
+        how, got = await trickle(
+            reader, writer, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n",
+            lambda i: b"X-Slow-%d: %d\r\n" % (i, i), TRICKLE_EVERY,
+            t0 + HOLD_MAX)
+        aclose(writer)
+        record_close(res, how, got, t0)
+        await asyncio.sleep(random.uniform(0.2, 0.6))
+
+
+async def c_tls_stall(port, res, end, full=False):
+    """Open a TLS handshake and stall: send PARTIAL_HELLO (a record header
+    and no record), or with full a genuine ClientHello, then nothing; wait
+    for the server to close (HOLD_MAX after the connect at most).  Then,
+    while a whole round still fits before `end`, connect again."""
+    first = True
+    while first or _now() + TIMEOUT + 1 < end:
+        first = False
+        t0 = _now()
+        try:
+            s = await aconnect(port, 10)
+        except (OSError, asyncio.TimeoutError):
+            res["connect_fail"] += 1
+            await asyncio.sleep(random.uniform(0.5, 1.0))
+            continue
+        res["n"] += 1
+        try:
+            await asend(s, client_hello() if full else PARTIAL_HELLO, t0 + 5)
+        except (OSError, asyncio.TimeoutError):
+            pass                    # closed already: wait_eof sees it
+        how, got = await wait_eof(s, t0 + HOLD_MAX)
+        s.close()
+        if got[:1] == b"\x16":      # a handshake record: the ServerHello
+            res["answered"] += 1
+        record_close(res, how, b"", t0)
+        await asyncio.sleep(random.uniform(0.2, 0.6))
+
+
 CLIENTS = {
     "silent": c_silent, "slowloris": c_slowloris, "slowreader": c_slowreader,
     "reset": c_reset, "garbage": c_garbage, "halfclose": c_halfclose,
     "pipeline": c_pipeline, "bigheader": c_bigheader,
+    "tls_slowloris": c_tls_slowloris,
+    "tls_partial": c_tls_stall,
+    "tls_hello": lambda port, res, end: c_tls_stall(port, res, end, True),
 }
 
 
-TLS_KINDS = ()                  # kinds that always speak TLS
+TLS_KINDS = ("tls_slowloris", "tls_partial", "tls_hello")
 
 
 def group_main(kind, n, first_idx, total, port, start_at, duration, q,
@@ -1198,11 +1354,79 @@ def sc_i(opts):
     return s
 
 
+def expected(opts, count):
+    """How many clients run_scenario starts for a group of count."""
+    return max(1, int(round(count * opts.scale)))
+
+
+def hs_note(r):
+    times = sorted(r.get("hs_times", []))
+    return "handshake p50 %.0f ms, max %.0f ms" % (
+        pct(times, 0.5) * 1000, times[-1] * 1000 if times else float("nan"))
+
+
+def mid_note(tag, mid):
+    note("%s: mid-run BusyWorkers %s IdleWorkers %s ConnsTotal %s "
+         "ConnsAsyncWriting %s FastEventQueueDepth %s" % (
+             tag, mid.get("BusyWorkers"), mid.get("IdleWorkers"),
+             mid.get("ConnsTotal"), mid.get("ConnsAsyncWriting"),
+             mid.get("FastEventQueueDepth")))
+
+
+def sc_j(opts):
+    tag = "j TLS slowloris"
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "TLS slowloris: 1000 clients complete the handshake, "
+        "then a header line every %g s" % TRICKLE_EVERY,
+        [("tls_slowloris", 1000)], duration=22, tls=True,
+        probes=(TLS_PROBE,))
+    r = out.get("tls_slowloris", {})
+    want = expected(opts, 1000)
+    check("%s: every attacker completed its TLS handshake" % tag,
+          r.get("handshakes", 0) >= want and not r.get("hs_fail"),
+          "%d handshakes completed by %d attackers, %d failed %s; %s" % (
+              r.get("handshakes", 0), want, r.get("hs_fail", 0),
+              r.get("errors") or "", hs_note(r)))
+    closed_check(tag, "TLS slowloris (from their connect)", r)
+    note("%s: how they were closed: %s" % (
+        tag, sorted(r.get("codes", {}).items())))
+    mid_note(tag, mid)
+    finish(srv, tag, bl)
+    return s
+
+
+def sc_k(opts):
+    tag = "k stalled handshakes"
+    hello = client_hello()
+    check("%s: the genuine ClientHello is one TLS handshake record "
+          "holding a ClientHello" % tag,
+          len(hello) > 9 and hello[0] == 0x16 and hello[5] == 0x01
+          and struct.unpack("!H", hello[3:5])[0] == len(hello) - 5,
+          "%d bytes, record header %s, handshake type %d" % (
+              len(hello), hello[:5].hex(), hello[5] if len(hello) > 5
+              else -1))
+    srv, out, mid, s, bl = run_scenario(
+        opts, tag, "3000 stalled TLS handshakes: 1500 partial records "
+        "(16 03 01 40 00), 1500 complete ClientHellos, then nothing",
+        [("tls_partial", 1500), ("tls_hello", 1500)], duration=13,
+        tls=True, probes=(TLS_PROBE,))
+    closed_check(tag, "partial-record (from their connect)",
+                 out.get("tls_partial", {}))
+    r = out.get("tls_hello", {})
+    closed_check(tag, "ClientHello (from their connect)", r)
+    check("%s: the server answered genuine ClientHellos (a handshake "
+          "record back)" % tag, r.get("answered", 0) > 0,
+          "%d of %d answered" % (r.get("answered", 0), r.get("n", 0)))
+    mid_note(tag, mid)
+    finish(srv, tag, bl)
+    return s
+
+
 # (key, function, group): --only takes a key or a group (l, m)
 SCENARIOS = [("a", sc_a, None), ("b", sc_b, None), ("b2", sc_b2, None),
              ("c", sc_c, None), ("d", sc_d, None), ("e", sc_e, None),
              ("f", sc_f, None), ("g", sc_g, None), ("h", sc_h, None),
-             ("i", sc_i, None)]
+             ("i", sc_i, None), ("j", sc_j, None), ("k", sc_k, None)]
 
 
 def run_all(opts, only):
@@ -1252,7 +1476,7 @@ def run_all(opts, only):
 def main():
     ap = fe_test.arg_parser(8591, event=True)
     ap.add_argument("--only", help="comma-separated scenario keys (a, b, "
-                    "b2, ..., i)")
+                    "b2, ..., k)")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--retry-slow", action="store_true",
