@@ -37,11 +37,21 @@ the openssl CLI; the clients never resume a session):
     nothing, half a genuine ClientHello (made by Python's ssl module
     through a MemoryBIO: the bytes OpenSSL writes before it needs the
     server's answer) and then nothing; each must see EOF within
-    Timeout + 5 s of its connect.
+    Timeout + 5 s of its connect;
+  l1-l6 slow request bodies (R-U-Dead-Yet): 1000 POSTs with a complete
+    head, Content-Length: 100000 and then one body byte every 5 s, for
+    the whole attack (a client the server closes connects again): l1/l2
+    to a static file over HTTP/HTTPS, l3/l4 through mod_proxy_http to a
+    Python backend (fe_test.HttpBackend, port + 2), l5/l6 through
+    mod_proxy_fcgi to PHP-FPM (fe_test.PhpFpm: Debian's php-fpm binary,
+    one static pool of 5 on port + 3, run as www-data when the driver is
+    root, stopped by its pid).
 
 Their probe speaks the attackers' protocol: over HTTPS a fresh
 connection (full handshake) and GET /index.html every 200 ms, 2 s
-timeout.
+timeout; over HTTP the probe above.  l3-l6 also GET the
+backend's page once a second, reported as a note only (a backend's own
+capacity is not the MPM's).
 
 Afterwards it checks, per scenario:
 
@@ -71,7 +81,8 @@ Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
                         [--retry-slow]
                         [--scale F]
 
-  --only    scenario keys (a, b, b2, ..., j, k)
+  --only    scenario keys (a, b, b2, ..., j, k, l1 ... l6); l stands for
+            all of its
   --port    the first of the four ports used: HTTP, HTTPS (+1), the
             Python backend (+2), PHP-FPM (+3)
 
@@ -124,6 +135,7 @@ BACKEND_OFF = 2                 # the Python backend of mod_proxy_http
 FPM_OFF = 3                     # PHP-FPM behind mod_proxy_fcgi
 HS_TIMEOUT = 10.0               # connect and TLS handshake, each
 TRICKLE_EVERY = 5.0             # j, l: a header line / body byte this often
+BODY_LEN = 100000               # l: the Content-Length announced
 PARTIAL_HELLO = b"\x16\x03\x01\x40\x00"   # k: a record header, 16 KiB
 
 SIZING = """StartServers 2
@@ -785,6 +797,39 @@ async def c_tls_stall(port, res, end, full=False):
         await asyncio.sleep(random.uniform(0.2, 0.6))
 
 
+async def c_slowbody(port, res, end, tls=False, path="/index.html"):
+    """R-U-Dead-Yet: a complete POST head announcing BODY_LEN bytes, then
+    one body byte every TRICKLE_EVERY s until `end`, when the client
+    closes.  A connection the server closes first counts in early_close
+    (with what it answered); then, while two more bytes fit, connect
+    again."""
+    head = (b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+            b"application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+            b"\r\n" % (path.encode(), BODY_LEN))
+    first = True
+    while first or _now() + 2 * TRICKLE_EVERY < end:
+        first = False
+        t0 = _now()
+        try:
+            reader, writer = await aopen(port, tls, HS_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as e:
+            await handshake_failed(res, e)
+            continue
+        res["n"] += 1
+        if tls:
+            res["handshakes"] += 1
+            res["hs_times"].append(_now() - t0)
+        how, got = await trickle(reader, writer, head, lambda i: b"a",
+                                 TRICKLE_EVERY, end)
+        aclose(writer)
+        if how in ("open", "stuck"):
+            res["held"] += 1
+        else:
+            res["early_close"] += 1
+            record_close(res, how, got, t0)
+            await asyncio.sleep(1.0)
+
+
 CLIENTS = {
     "silent": c_silent, "slowloris": c_slowloris, "slowreader": c_slowreader,
     "reset": c_reset, "garbage": c_garbage, "halfclose": c_halfclose,
@@ -792,6 +837,7 @@ CLIENTS = {
     "tls_slowloris": c_tls_slowloris,
     "tls_partial": c_tls_stall,
     "tls_hello": lambda port, res, end: c_tls_stall(port, res, end, True),
+    "slowbody": c_slowbody,
 }
 
 
@@ -1422,11 +1468,88 @@ def sc_k(opts):
     return s
 
 
+# l: where the slow bodies go
+L_TARGETS = {
+    "static": ("a static file", "/index.html", None),
+    "proxy": ("mod_proxy_http and a Python backend", "/be/slow",
+              ("/be/", b"backend\n")),
+    "fcgi": ("mod_proxy_fcgi and PHP-FPM", "/fpm/fe.php",
+             ("/fpm/fe.php", b"FE-PHP-OK GET\n")),
+}
+
+
+def make_sc_l(key, tls, target):
+    """Scenario l: 1000 slow bodies over HTTP or HTTPS (tls) to target."""
+    def sc_l(opts):
+        what, path, page = L_TARGETS[target]
+        proto = "HTTPS" if tls else "HTTP"
+        tag = "%s slow bodies %s %s" % (key, proto, target)
+        aux, extra, mods = [], "", ()
+        if target == "proxy":
+            port = opts.port + BACKEND_OFF
+            aux = [fe_test.HttpBackend(port)]
+            extra = "ProxyPass /be/ http://%s:%d/\n" % (HOST, port)
+            mods = ("proxy", "proxy_http")
+        elif target == "fcgi":
+            port = opts.port + FPM_OFF
+            aux = [fe_test.PhpFpm(port, children=5, keep=opts.keep)]
+            extra = ('<LocationMatch "^/fpm/.+\\.php$">\n'
+                     '    SetHandler "proxy:fcgi://%s:%d"\n'
+                     '</LocationMatch>\n' % (HOST, port))
+            mods = ("proxy", "proxy_fcgi")
+        probes = [TLS_PROBE if tls else PROBE]
+        precheck = None
+        if page:
+            probes.append(dict(probes[0], name="backend probe", path=page[0],
+                               want=page[1], every=1.0, timeout=2.0,
+                               check=False))
+
+            def precheck(srv):
+                st, body = get(srv.port + (TLS_OFF if tls else 0), page[0],
+                               timeout=5, tls=tls, decode=True)
+                check("%s: GET %s answers through %s" % (tag, page[0], what),
+                      st == 200 and body == page[1],
+                      "status %d, %r" % (st, body[:60]))
+        srv, out, mid, s, bl = run_scenario(
+            opts, tag, "1000 slow POST bodies over %s to %s (%s): "
+            "Content-Length %d, a byte every %g s" % (
+                proto, path, what, BODY_LEN, TRICKLE_EVERY),
+            [("slowbody", 1000, {"tls": tls, "path": path})], duration=20,
+            tls=tls, probes=probes, extra=extra, mods=mods, aux=aux,
+            precheck=precheck)
+        r = out.get("slowbody", {})
+        want = expected(opts, 1000)
+        check("%s: every attacker got its request in (%s)" % (
+            tag, "connected and completed the TLS handshake" if tls
+            else "connected"),
+            r.get("n", 0) >= want and not r.get("hs_fail"),
+            "%d connections by %d attackers, %d failed %s%s" % (
+                r.get("n", 0), want, r.get("hs_fail", 0),
+                r.get("errors") or "", "; " + hs_note(r) if tls else ""))
+        note("%s: connections held to the end %d; closed by the server "
+             "first %d %s" % (tag, r.get("held", 0), r.get("early_close", 0),
+                              sorted(r.get("codes", {}).items())))
+        mid_note(tag, mid)
+        # mod_proxy_http logs each body the client abandoned (AH01095 ...),
+        # mod_proxy_fcgi each request PHP-FPM's busy pool did not take in
+        # time (AH01075): the attack's trace, whatever the MPM does
+        finish(srv, tag, bl, footprint=r"\[proxy(_http|_fcgi)?:error\]"
+               if page else None)
+        return s
+    return sc_l
+
+
 # (key, function, group): --only takes a key or a group (l, m)
 SCENARIOS = [("a", sc_a, None), ("b", sc_b, None), ("b2", sc_b2, None),
              ("c", sc_c, None), ("d", sc_d, None), ("e", sc_e, None),
              ("f", sc_f, None), ("g", sc_g, None), ("h", sc_h, None),
-             ("i", sc_i, None), ("j", sc_j, None), ("k", sc_k, None)]
+             ("i", sc_i, None), ("j", sc_j, None), ("k", sc_k, None),
+             ("l1", make_sc_l("l1", False, "static"), "l"),
+             ("l2", make_sc_l("l2", True, "static"), "l"),
+             ("l3", make_sc_l("l3", False, "proxy"), "l"),
+             ("l4", make_sc_l("l4", True, "proxy"), "l"),
+             ("l5", make_sc_l("l5", False, "fcgi"), "l"),
+             ("l6", make_sc_l("l6", True, "fcgi"), "l")]
 
 
 def run_all(opts, only):
@@ -1476,7 +1599,7 @@ def run_all(opts, only):
 def main():
     ap = fe_test.arg_parser(8591, event=True)
     ap.add_argument("--only", help="comma-separated scenario keys (a, b, "
-                    "b2, ..., k)")
+                    "b2, ..., l1, ..., l6) or the group l")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--retry-slow", action="store_true",
