@@ -45,11 +45,17 @@ the openssl CLI; the clients never resume a session):
     Python backend (fe_test.HttpBackend, port + 2), l5/l6 through
     mod_proxy_fcgi to PHP-FPM (fe_test.PhpFpm: Debian's php-fpm binary,
     one static pool of 5 on port + 3, run as www-data when the driver is
-    root, stopped by its pid).
+    root, stopped by its pid);
+  m1, m2 honest slow clients, no attack: 10 over HTTP and 10 over HTTPS
+    POST a 5000-byte random body to mod_reflector, the whole request at
+    500 bytes/s (about 10.2 s, longer than Timeout), and each must get
+    its body back byte for byte; m1 with Timeout 10 alone, m2 with
+    mod_reqtimeout at Debian's settings (RequestReadTimeout
+    header=20-40,MinRate=500 body=10,MinRate=500).
 
 Their probe speaks the attackers' protocol: over HTTPS a fresh
 connection (full handshake) and GET /index.html every 200 ms, 2 s
-timeout; over HTTP the probe above.  l3-l6 also GET the
+timeout; over HTTP the probe above (m runs both).  l3-l6 also GET the
 backend's page once a second, reported as a note only (a backend's own
 capacity is not the MPM's).
 
@@ -60,7 +66,7 @@ Afterwards it checks, per scenario:
   - what the scenario itself promises (EOF within Timeout + 5 s for silent
     and slowloris sockets, full responses for half-closers, 5000 pipelined
     responses in order, 400 + close for an oversized header field,
-    completed handshakes, ...);
+    completed handshakes, echoed bodies, ...);
   - descriptors of the server processes (sum of /proc/<pid>/fd over the
     parent and children) back to the baseline within Timeout + 5 s after
     the hostile clients are gone (allowing for processes started or
@@ -73,16 +79,17 @@ Afterwards it checks, per scenario:
 Everything is bounded: every socket has a timeout, every client stops by
 itself, client processes are joined with a deadline (and terminated by PID
 if late), each server is stopped by the PID in its PidFile, each backend
-by its own PID.  The whole run takes about 5 minutes.  Closes with
-"hostile: N passed, N failed" and exits non-zero if a check failed.
+by its own PID.  The whole run takes about 7 minutes (a to i about 3, j
+to m about 4).  Closes with "hostile: N passed, N failed" and exits
+non-zero if a check failed.
 
 Usage: t/hostile/run.py [--module PATH --name mpm_fastevent_module]
                         [--event] [--only a,b,...] [--port N] [--keep]
                         [--retry-slow]
                         [--scale F]
 
-  --only    scenario keys (a, b, b2, ..., j, k, l1 ... l6); l stands for
-            all of its
+  --only    scenario keys (a, b, b2, ..., j, k, l1 ... l6, m1, m2); l and m
+            stand for all of theirs
   --port    the first of the four ports used: HTTP, HTTPS (+1), the
             Python backend (+2), PHP-FPM (+3)
 
@@ -136,6 +143,8 @@ FPM_OFF = 3                     # PHP-FPM behind mod_proxy_fcgi
 HS_TIMEOUT = 10.0               # connect and TLS handshake, each
 TRICKLE_EVERY = 5.0             # j, l: a header line / body byte this often
 BODY_LEN = 100000               # l: the Content-Length announced
+HONEST_LEN = 5000               # m: the body ...
+HONEST_RATE = 500               # ... sent at this many bytes/s
 PARTIAL_HELLO = b"\x16\x03\x01\x40\x00"   # k: a record header, 16 KiB
 
 SIZING = """StartServers 2
@@ -830,6 +839,60 @@ async def c_slowbody(port, res, end, tls=False, path="/index.html"):
             await asyncio.sleep(1.0)
 
 
+async def c_honest(port, res, end, tls=False):
+    """An honest slow client: POST /echo with a random HONEST_LEN-byte body,
+    the whole request (head and body) sent at HONEST_RATE bytes/s, a tenth
+    of a second's worth at a time; then read the response (15 s at most):
+    it must be a 200 echoing the body byte for byte."""
+    res["iterations"] += 1
+    body = os.urandom(HONEST_LEN)
+    req = (b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+           b"application/octet-stream\r\nContent-Length: %d\r\n"
+           b"Connection: close\r\n\r\n" % HONEST_LEN) + body
+    step = HONEST_RATE // 10
+    try:
+        reader, writer = await aopen(port, tls, 10)
+    except (OSError, asyncio.TimeoutError) as e:
+        res["fail"] += 1
+        err(res, "connect/handshake: %s" % failure_name(e))
+        return
+    got, what, sent = b"", "", float("nan")
+    t1 = _now()
+    try:
+        for k, off in enumerate(range(0, len(req), step)):
+            await asyncio.sleep(max(0.0, t1 + k * 0.1 - _now()))
+            writer.write(req[off:off + step])
+            await asyncio.wait_for(writer.drain(), 5)
+        sent = _now() - t1
+        dl = _now() + 15
+        while True:
+            chunk = await aread(reader, dl - _now())
+            if chunk is None:
+                what = "no complete response 15 s after the body"
+                break
+            if not chunk or fe_test.parse_response(got + chunk):
+                got += chunk
+                break
+            got += chunk
+    except asyncio.TimeoutError:
+        what = "a write stalled after %.1f s" % (_now() - t1)
+    except OSError as e:
+        what = "%s after %.1f s" % (type(e).__name__, _now() - t1)
+    finally:
+        aclose(writer)
+    p = fe_test.parse_response(got, eof=True)
+    if not what and p and p[0] == 200 and p[2] == body:
+        res["ok"] += 1
+        res["durations"].append(sent)
+    else:
+        res["fail"] += 1
+        err(res, "%sstatus %s, %s" % (
+            what + ": " if what else "", p[0] if p else "-",
+            "no body" if not p else "body %s (%d of %d bytes)" % (
+                "identical" if p[2] == body else "differs", len(p[2]),
+                HONEST_LEN)))
+
+
 CLIENTS = {
     "silent": c_silent, "slowloris": c_slowloris, "slowreader": c_slowreader,
     "reset": c_reset, "garbage": c_garbage, "halfclose": c_halfclose,
@@ -838,10 +901,12 @@ CLIENTS = {
     "tls_partial": c_tls_stall,
     "tls_hello": lambda port, res, end: c_tls_stall(port, res, end, True),
     "slowbody": c_slowbody,
+    "honest": c_honest,
+    "honest_tls": lambda port, res, end: c_honest(port, res, end, True),
 }
 
 
-TLS_KINDS = ("tls_slowloris", "tls_partial", "tls_hello")
+TLS_KINDS = ("tls_slowloris", "tls_partial", "tls_hello", "honest_tls")
 
 
 def group_main(kind, n, first_idx, total, port, start_at, duration, q,
@@ -1539,6 +1604,44 @@ def make_sc_l(key, tls, target):
     return sc_l
 
 
+ECHO_CONF = """<Location /echo>
+    SetHandler reflector
+</Location>
+"""
+REQTIMEOUT_CONF = ("RequestReadTimeout header=20-40,MinRate=500 "
+                   "body=10,MinRate=500\n")
+
+
+def make_sc_m(key, reqtimeout):
+    """Scenario m: honest slow clients, Timeout alone or mod_reqtimeout."""
+    def sc_m(opts):
+        tag = "%s honest slow%s" % (key, " reqtimeout" if reqtimeout else "")
+        srv, out, mid, s, bl = run_scenario(
+            opts, tag, "10 + 10 honest clients POST %d bytes to mod_reflector "
+            "at %d bytes/s over HTTP and HTTPS (%s)" % (
+                HONEST_LEN, HONEST_RATE, "mod_reqtimeout: " + REQTIMEOUT_CONF
+                .strip() if reqtimeout else "Timeout %d, no mod_reqtimeout"
+                % TIMEOUT),
+            [("honest", 10), ("honest_tls", 10)], duration=14, tls=True,
+            probes=(PROBE, TLS_PROBE), extra=ECHO_CONF + (
+                REQTIMEOUT_CONF if reqtimeout else ""),
+            mods=("reflector",) + (("reqtimeout",) if reqtimeout else ()))
+        for kind, proto in (("honest", "HTTP"), ("honest_tls", "HTTPS")):
+            r = out.get(kind, {})
+            d = sorted(r.get("durations", []))
+            check("%s: every honest slow client over %s was served, its "
+                  "body echoed byte for byte" % (tag, proto),
+                  r.get("ok", 0) == expected(opts, 10) and not r.get("fail"),
+                  "%d of %d served, sending took %.1f-%.1f s%s" % (
+                      r.get("ok", 0), expected(opts, 10),
+                      d[0] if d else float("nan"),
+                      d[-1] if d else float("nan"),
+                      "; %s" % r["errors"] if r.get("errors") else ""))
+        finish(srv, tag, bl)
+        return s
+    return sc_m
+
+
 # (key, function, group): --only takes a key or a group (l, m)
 SCENARIOS = [("a", sc_a, None), ("b", sc_b, None), ("b2", sc_b2, None),
              ("c", sc_c, None), ("d", sc_d, None), ("e", sc_e, None),
@@ -1549,7 +1652,9 @@ SCENARIOS = [("a", sc_a, None), ("b", sc_b, None), ("b2", sc_b2, None),
              ("l3", make_sc_l("l3", False, "proxy"), "l"),
              ("l4", make_sc_l("l4", True, "proxy"), "l"),
              ("l5", make_sc_l("l5", False, "fcgi"), "l"),
-             ("l6", make_sc_l("l6", True, "fcgi"), "l")]
+             ("l6", make_sc_l("l6", True, "fcgi"), "l"),
+             ("m1", make_sc_m("m1", False), "m"),
+             ("m2", make_sc_m("m2", True), "m")]
 
 
 def run_all(opts, only):
@@ -1599,7 +1704,7 @@ def run_all(opts, only):
 def main():
     ap = fe_test.arg_parser(8591, event=True)
     ap.add_argument("--only", help="comma-separated scenario keys (a, b, "
-                    "b2, ..., l1, ..., l6) or the group l")
+                    "b2, ..., l1, ..., m2) or groups (l, m)")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--retry-slow", action="store_true",
