@@ -29,9 +29,9 @@ the openssl CLI; the clients never resume a session):
   j TLS slowloris: 1000 clients complete the TLS handshake, then send a
     partial request head and one header line every 5 s until the server
     closes them (and connect again while a whole round still fits in the
-    attack); each must see EOF within Timeout + 5 s of its connect (the
-    header deadline is Timeout, counted from the accept), and every
-    handshake must complete;
+    attack); each must see EOF within Timeout + 5 s of the end of its
+    handshake (the header deadline is Timeout, counted from the accept,
+    which comes before), and every handshake must complete;
   k stalled handshakes: 3000 connections, half send the 5-byte header of
     a TLS handshake record announcing 16 KiB (16 03 01 40 00) and then
     nothing, half a genuine ClientHello (made by Python's ssl module
@@ -769,12 +769,16 @@ async def c_tls_slowloris(port, res, end):
         res["n"] += 1
         res["handshakes"] += 1
         res["hs_times"].append(_now() - t0)
+        # The server's deadline runs from its accept, which is before the
+        # end of the handshake; the time until then (the kernel's backlog,
+        # this busy client's own loop) is not the server's.
+        t_hs = _now()
         how, got = await trickle(
             reader, writer, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n",
             lambda i: b"X-Slow-%d: %d\r\n" % (i, i), TRICKLE_EVERY,
-            t0 + HOLD_MAX)
+            t_hs + HOLD_MAX)
         aclose(writer)
-        record_close(res, how, got, t0)
+        record_close(res, how, got, t_hs)
         await asyncio.sleep(random.uniform(0.2, 0.6))
 
 
@@ -1498,7 +1502,7 @@ def sc_j(opts):
           "%d handshakes completed by %d attackers, %d failed %s; %s" % (
               r.get("handshakes", 0), want, r.get("hs_fail", 0),
               r.get("errors") or "", hs_note(r)))
-    closed_check(tag, "TLS slowloris (from their connect)", r)
+    closed_check(tag, "TLS slowloris (from their handshake)", r)
     note("%s: how they were closed: %s" % (
         tag, sorted(r.get("codes", {}).items())))
     mid_note(tag, mid)
