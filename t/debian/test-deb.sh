@@ -269,7 +269,7 @@ for f in ./usr/lib/apache2/modules/mod_mpm_fastevent.so \
          ./etc/apache2/mods-available/mpm_fastevent.load \
          ./etc/apache2/mods-available/mpm_fastevent.conf \
          ./usr/sbin/fastevent-tune \
-         ./usr/share/man/man1/fastevent-tune.1.gz; do
+         ./usr/share/man/man8/fastevent-tune.8.gz; do
     check "package ships $f" grep -qx "$f" "$SCRATCH/contents"
 done
 depends=$(dpkg-deb -f "$DEB" Depends)
