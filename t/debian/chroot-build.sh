@@ -70,6 +70,7 @@ else
 fi
 
 # ------------------------------------------------------- source package
+TREE_HASH=$(fe_tree_hash "$ROOT")
 SRCOUT=$WORK/src
 if DSC=$(fe_source_package "$ROOT" "$SRCOUT"); then
     ok "source package: $(basename "$DSC") ($(cd "$SRCOUT" && ls *.orig.tar.gz *.debian.tar.* | tr '\n' ' '))"
@@ -194,5 +195,6 @@ rm -rf "$OUT" && mkdir -p "$OUT/v1" "$OUT/v2" "$OUT/src" &&
 cp "$SRCOUT"/*.dsc "$SRCOUT"/*.tar.* "$OUT/src/"
 cp "$LOG"/*.log "$LOG"/*.txt "$OUT/" 2>/dev/null
 echo "$VER" >"$OUT/v1/VERSION"; echo "$VER+fetest1" >"$OUT/v2/VERSION"
+[ "$FAIL" -eq 0 ] && echo "$TREE_HASH" >"$OUT/TREE-HASH"
 note "packages and logs in $OUT"
 exit 0

@@ -125,6 +125,26 @@ fe_source_package() {
     echo "$out/${FE_PKG}_${ver#*:}.dsc"
 }
 
+# fe_tree_hash TREE: a hash of what goes into the package (the tree's files
+# but t/debian/, which only tests it): chroot-build.sh records it with its
+# builds, the other scripts rebuild when it changed
+fe_tree_hash() {
+    local tree=$1
+    (cd "$tree" &&
+        if git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1; then
+            git -c safe.directory='*' ls-files -co --exclude-standard
+        else
+            find . -type f ! -path './.git/*' ! -path './build/*' ! -path './.libs/*' ! -path './t/logs/*' | sed 's|^\./||'
+        fi | grep -v '^t/debian/' | LC_ALL=C sort | while read -r f; do [ -f "$f" ] && echo "$f"; done |
+        tr '\n' '\0' | xargs -0 sha256sum | sha256sum | cut -c1-64)
+}
+
+# fe_builds_fresh TREE OUT: OUT holds chroot-build.sh's builds of TREE as it is
+fe_builds_fresh() {
+    [ -f "$2/TREE-HASH" ] && ls "$2"/v1/*.deb "$2"/v2/*.deb "$2"/src/*.dsc >/dev/null 2>&1 &&
+        [ "$(cat "$2/TREE-HASH")" = "$(fe_tree_hash "$1")" ]
+}
+
 # ------------------------------------------------------------- chroot
 # fe_base_ensure LOGDIR: the cached base tarball, made when missing or old.
 # Takes a lock, so that two runs never build it at once.
