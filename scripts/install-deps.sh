@@ -25,6 +25,9 @@ PACKAGES=(
     php-fpm openssl
     # Debian package build and its test
     build-essential debhelper dpkg-dev fakeroot lintian
+    # the package in clean chroots: debootstrap, autopkgtest, the hardening
+    # checks (blhc; hardening-check is in devscripts), the cached base (zstd)
+    debootstrap autopkgtest blhc devscripts zstd
     # scale-out test behind HAProxy
     haproxy
     # sanitizer pass of the unit tests in CI (ASan/UBSan come with gcc)

@@ -3,8 +3,9 @@
 # and log-tag checks, the fastevent-tune check, the Apache::Test integration
 # suite (make -f Makefile.apxs test), the restart/process-management driver
 # (t/restarts/run.py), the hostile-client, HAProxy and drop-in drivers
-# and, as root, the Debian package test
-# (t/debian/test-deb.sh).
+# and, as root, the Debian package tests (t/debian/test-deb.sh on this
+# system; t/debian/chroot-build.sh, autopkgtest.sh and upgrade-load.sh in
+# fresh Debian 12 chroots).
 #
 # As root (CI, or `scripts/test.sh` as root): installs the Debian packages, creates
 # the unprivileged user "fetest" (Apache::Test refuses to run as root), copies
@@ -107,4 +108,19 @@ suite "drop-in for event: stock event, then fastevent (as $TUSER)" \
     bash -c "cd '$WORK' && runuser -u '$TUSER' -- sh -c 'python3 t/dropin/run.py --event && python3 t/dropin/run.py'"
 suite "Debian package: build, install, switch MPM, serve, remove (as root)" \
     bash "$SRC/t/debian/test-deb.sh"
+# The package the way Debian builds and tests it, each in a fresh Debian 12
+# chroot (debootstrap base cached in /var/cache/mpm-fastevent-deb): the
+# clean build (twice: reproducible), lintian, blhc; autopkgtest
+# (debian/tests) against the installed package; graceful restarts, upgrade
+# and downgrade under load.  None touches the system's Apache; the builds of
+# the first are passed to the others in FE_DEB_OUT.
+FE_DEB_OUT=$(mktemp -d /var/tmp/fe-deb-out.XXXXXX)
+export FE_DEB_OUT
+suite "Debian package in a clean chroot: Build-Depends, two builds (reproducible), lintian, blhc (as root)" \
+    bash "$SRC/t/debian/chroot-build.sh"
+suite "autopkgtest (debian/tests) with the chroot runner (as root)" \
+    bash "$SRC/t/debian/autopkgtest.sh"
+suite "package graceful restarts, upgrade and downgrade under load, in a chroot (as root)" \
+    bash "$SRC/t/debian/upgrade-load.sh"
+rm -rf "$FE_DEB_OUT"
 summary
