@@ -194,9 +194,13 @@ EOF
     return $rc
 }
 
-# fe_chroot_new DIR: a fresh chroot from the base
+# fe_chroot_new DIR: a fresh chroot from the base, with the host's resolver
+# and apt proxy settings of today (the base may be days old)
 fe_chroot_new() {
-    rm -rf --one-file-system "$1" && mkdir -p "$1" && tar -C "$1" --zstd -xf "$FE_BASE_TAR"
+    rm -rf --one-file-system "$1" && mkdir -p "$1" && tar -C "$1" --zstd -xf "$FE_BASE_TAR" || return 1
+    cp -L /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null
+    apt-config dump 2>/dev/null | grep -i '^Acquire::[a-z]*::Proxy' >"$1/etc/apt/apt.conf.d/80fe-host-proxy"
+    return 0
 }
 
 # fe_chroot_rm DIR
