@@ -51,7 +51,8 @@ finish() {
     [ "$FAIL" -eq 0 ]; exit $?
 }
 trap 'not_ok "interrupted or unexpected exit"; finish' INT TERM HUP
-trap 'rc=$?; [ $rc -ne 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
+# an exit after a failure was reported stops the script; any other is a failure
+trap 'rc=$?; [ $rc -ne 0 ] && [ $FAIL -eq 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
 
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: chroot-build.sh needs root (debootstrap, chroot)"; PASS=0; trap - EXIT; echo "0 passed, 0 failed"; exit 0; fi
 if ! [ -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then

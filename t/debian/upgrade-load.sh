@@ -40,7 +40,8 @@ finish() {
     [ "$FAIL" -eq 0 ]; exit $?
 }
 trap 'not_ok "interrupted"; finish' INT TERM HUP
-trap 'rc=$?; [ $rc -ne 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
+# an exit after a failure was reported stops the script; any other is a failure
+trap 'rc=$?; [ $rc -ne 0 ] && [ $FAIL -eq 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
 
 if [ "$(id -u)" -ne 0 ] || ! [ -r /etc/debian_version ]; then
     trap - EXIT; echo "SKIP: upgrade-load.sh needs root on Debian (chroot)"; echo "0 passed, 0 failed"; exit 0
