@@ -269,12 +269,16 @@ static void fe_process_timeouts(fe_child_t *ch, apr_time_t now)
     }
     io += fe_expire_fresh(ch, &ch->park.fresh_q,
                           fe_ka_clock(ch, &ch->park.fresh_q, now), &kill);
-    next = fe_earlier(next, &ch->park.fresh_q);
     for (i = 0; i < ch->park.fresh_more.n; i++) {
         fe_tq_t *q = &ch->park.fresh_more.qs[i];
 
         io += fe_expire_fresh(ch, q, fe_ka_clock(ch, q, now), &kill);
-        next = fe_earlier(next, q);
+    }
+    /* Only now: an expired wait that goes on moved to another fresh_more
+     * queue, maybe one this pass had already looked at. */
+    next = fe_earlier(next, &ch->park.fresh_q);
+    for (i = 0; i < ch->park.fresh_more.n; i++) {
+        next = fe_earlier(next, &ch->park.fresh_more.qs[i]);
     }
     linger += fe_expire_q(ch, &ch->park.linger_q, now, FE_KILL_CLOSE, &kill);
     linger += fe_expire_q(ch, &ch->park.short_linger_q, now, FE_KILL_CLOSE,
