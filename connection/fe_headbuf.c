@@ -282,7 +282,7 @@ static apr_status_t fe_head_insert(conn_rec *c, apr_bucket_brigade *bb,
                                 : apr_bucket_socket_create(sock,
                                                            c->bucket_alloc));
     cs->head = NULL;
-    cs->head_len = cs->head_cap = 0;
+    cs->head_len = cs->head_cap = cs->head_end = 0;
     return APR_SUCCESS;
 }
 
