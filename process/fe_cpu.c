@@ -59,15 +59,18 @@ struct fe_cpu {
     apr_time_t checked_at;
 };
 
-/* Give every thread of the process @a set, pass after pass until a pass
- * finds no thread it had not seen: a thread started meanwhile by one not
- * yet done may have inherited the old mask.  Returns 0 or an errno. */
-static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
+/* Call @a fn on every thread of the process (listed in @a task_fd, an
+ * open /proc/self/task), pass after pass until a pass finds no thread it
+ * had not seen: a thread started meanwhile by one not yet done may have
+ * inherited the old setting.  Returns 0 or the first errno fn gave (a
+ * thread that exited meanwhile, ESRCH, does not count). */
+static int fe_each_thread(int task_fd, int (*fn)(pid_t, const void *),
+                          const void *arg)
 {
     int pass, err = 0, seen = -1;
 
     for (pass = 0; pass < 4; pass++) {
-        int fd = dup(c->task_fd), n = 0;
+        int fd = dup(task_fd), n = 0;
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         struct dirent *de;
 
@@ -86,8 +89,7 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
                 continue;
             }
             n++;
-            if (sched_setaffinity(tid, sizeof *set, set) != 0
-                && errno != ESRCH) {
+            if (fn(tid, arg) != 0 && errno != ESRCH) {
                 err = errno;
             }
         }
@@ -98,6 +100,17 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
         seen = n;
     }
     return err;
+}
+
+static int fe_set_affinity(pid_t tid, const void *set)
+{
+    return sched_setaffinity(tid, sizeof(cpu_set_t), set);
+}
+
+/* Give every thread of the process @a set.  Returns 0 or an errno. */
+static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
+{
+    return fe_each_thread(c->task_fd, fe_set_affinity, set);
 }
 
 /* Where this child belongs now, from the scoreboard; sets *count. */
@@ -276,45 +289,21 @@ static struct {
     int task_fd;              /* /proc/self/task, opened before a chroot */
 } fe_sched;
 
-/* Every thread of this process to @a batch's policy, pass after pass
- * until no new thread shows up.  Returns 0 or an errno. */
-static int fe_sched_apply(int batch)
+static int fe_set_policy(pid_t tid, const void *policy)
 {
     struct sched_param sp;
-    int pass, err = 0, seen = -1;
 
     memset(&sp, 0, sizeof sp);
-    for (pass = 0; pass < 4; pass++) {
-        int fd = dup(fe_sched.task_fd), n = 0;
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
+    return sched_setscheduler(tid, *(const int *)policy, &sp);
+}
 
-        if (d == NULL) {
-            if (fd >= 0) {
-                close(fd);
-            }
-            return errno ? errno : EBADF;
-        }
-        rewinddir(d);
-        while ((de = readdir(d)) != NULL) {
-            pid_t tid = (pid_t)atoi(de->d_name);
+/* Every thread of this process to @a batch's policy.  Returns 0 or an
+ * errno. */
+static int fe_sched_apply(int batch)
+{
+    int policy = batch ? SCHED_BATCH : SCHED_OTHER;
 
-            if (tid <= 0) {
-                continue;
-            }
-            n++;
-            if (sched_setscheduler(tid, batch ? SCHED_BATCH : SCHED_OTHER,
-                                   &sp) != 0 && errno != ESRCH) {
-                err = errno;
-            }
-        }
-        closedir(d);
-        if (err != 0 || n == seen) {
-            break;
-        }
-        seen = n;
-    }
-    return err;
+    return fe_each_thread(fe_sched.task_fd, fe_set_policy, &policy);
 }
 
 void fe_sched_start(fe_child_t *ch)
