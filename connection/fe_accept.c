@@ -395,6 +395,7 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
 {
     unsigned int conns = apr_atomic_read32(&ch->count.conns);
     unsigned int skip = apr_atomic_read32(&ch->count.lingering)
+                        + apr_atomic_read32(&ch->count.suspended)
                         + ch->park.fresh_count;
 
     if (fe_g.lim.server_limit < 2 || ch->stop.listener_may_exit

@@ -280,8 +280,11 @@ unsigned int fe_sb_sibling_room(fe_child_t *ch)
             || ps->not_accepting) {
             continue;
         }
-        active = ps->connections > ps->lingering_close
-                 ? ps->connections - ps->lingering_close : 0;
+        /* Lingering and suspended connections (a proxied request
+         * waiting for its place, fe_backend.c) hold no worker. */
+        active = ps->connections > ps->lingering_close + ps->suspended
+                 ? ps->connections - ps->lingering_close - ps->suspended
+                 : 0;
         if (active < tpc && tpc - active > best) {
             best = tpc - active;
         }
