@@ -144,8 +144,13 @@ void fe_head_append(fe_conn_t *cs, const char *data, apr_size_t n,
     }
     cs->head_len += n;
     cs->last_read = now;
-    if (cs->head_end == 0 && (unsigned char)cs->head[0]
-                             != FE_HEAD_TLS_HANDSHAKE) {
+    fe_head_find_end(cs, now);
+}
+
+void fe_head_find_end(fe_conn_t *cs, apr_time_t now)
+{
+    if (cs->head_end == 0 && cs->head_len > 0
+        && (unsigned char)cs->head[0] != FE_HEAD_TLS_HANDSHAKE) {
         fe_head_info_t hi;
         apr_size_t len = cs->head_len < FE_HEAD_CAP ? cs->head_len
                                                     : FE_HEAD_CAP;

@@ -28,6 +28,10 @@ fe_head_read_e fe_head_read(fe_conn_t *cs);
 void fe_head_append(fe_conn_t *cs, const char *data, apr_size_t n,
                     apr_time_t now);
 
+/** Note where cs's request head ends (cs->head_end, at @a now), once
+ *  the buffer holds all of it. */
+void fe_head_find_end(fe_conn_t *cs, apr_time_t now);
+
 /** How many bytes cs's request needs buffered in all (fe_request_need(),
  *  or the head cap while the head is incomplete). */
 apr_size_t fe_head_want(const fe_conn_t *cs);

@@ -72,7 +72,7 @@ void fe_intake_next(fe_conn_t *cs)
 {
     /* The next request's clock starts now; bytes a pipelining client
      * sent with the last one stay in front. */
-    cs->accepted_at = apr_time_now();
+    cs->accepted_at = cs->last_read = apr_time_now();
     cs->line_at = 0;
     cs->head_done = 0;
     cs->head_late = 0;
@@ -83,9 +83,7 @@ void fe_intake_next(fe_conn_t *cs)
         memmove(cs->head, cs->head + cs->head_off, left);
         cs->head_len = left;
         cs->head_off = 0;
-        if (left > 0) {
-            fe_head_append(cs, "", 0, cs->accepted_at);   /* rescan */
-        }
+        fe_head_find_end(cs, cs->accepted_at);
     }
     cs->intake = 1;
 }

@@ -272,6 +272,26 @@ apr_status_t fe_park(fe_conn_t *cs, int state, int sense, int resume,
     return rv;
 }
 
+/* Pre-condition: park.mutex held.  The listener's next pass comes no
+ * later than @a q's first expiry; 1 when that made it earlier. */
+static int fe_plan_locked(fe_child_t *ch, const fe_tq_t *q)
+{
+    if (fe_tq_next_expiry(q) < ch->park.next_wakeup) {
+        ch->park.next_wakeup = fe_tq_next_expiry(q);
+        return 1;
+    }
+    return 0;
+}
+
+/* Pre-condition: park.mutex held, cs parked.  Like a new connection
+ * waiting for its head: no worker, so not in the accept rule, but in the
+ * fresh cap. */
+static void fe_count_fresh_locked(fe_child_t *ch, fe_conn_t *cs)
+{
+    cs->in_fresh = 1;
+    ch->park.fresh_count++;
+}
+
 void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
 {
     apr_status_t rv;
@@ -279,11 +299,8 @@ void fe_park_fresh(fe_child_t *ch, fe_conn_t *cs)
     apr_thread_mutex_lock(ch->park.mutex);
     rv = fe_park_locked(ch, cs, &ch->park.fresh_q, ch->loop_now, 0);
     if (rv == APR_SUCCESS) {
-        cs->in_fresh = 1;
-        ch->park.fresh_count++;
-        if (fe_tq_next_expiry(&ch->park.fresh_q) < ch->park.next_wakeup) {
-            ch->park.next_wakeup = fe_tq_next_expiry(&ch->park.fresh_q);
-        }
+        fe_count_fresh_locked(ch, cs);
+        fe_plan_locked(ch, &ch->park.fresh_q);
     }
     apr_thread_mutex_unlock(ch->park.mutex);
     if (rv != APR_SUCCESS) {
@@ -304,39 +321,36 @@ apr_time_t fe_park_due(const fe_conn_t *cs)
                          fe_g.body_idle, &ic);
 }
 
-/* Pre-condition: park.mutex held.  cs in the fresh_more queue for
- * @a due; 0 (and nowhere) when @a due has passed. */
-static int fe_park_fresh_until_locked(fe_child_t *ch, fe_conn_t *cs,
-                                      apr_time_t due, apr_time_t now)
+/* Pre-condition: park.mutex held, @a due > @a now.  The fresh_more queue
+ * for a wait until @a due. */
+static fe_tq_t *fe_fresh_more_for(fe_child_t *ch, apr_time_t due,
+                                  apr_time_t now)
 {
-    fe_tq_t *q;
-
-    if (due <= now) {
-        return 0;
-    }
-    q = fe_tqset_get(&ch->park.fresh_more, fe_tq_quantum(due - now));
-    fe_tq_append(q, &cs->tq, now);
-    if (fe_tq_next_expiry(q) < ch->park.next_wakeup) {
-        ch->park.next_wakeup = fe_tq_next_expiry(q);
-    }
-    return 1;
+    return fe_tqset_get(&ch->park.fresh_more, fe_tq_quantum(due - now));
 }
 
 int fe_park_fresh_extend_locked(fe_child_t *ch, fe_conn_t *cs,
                                 apr_time_t now)
 {
-    if (ch->stop.dying) {
+    apr_time_t due = fe_park_due(cs);
+    fe_tq_t *q;
+
+    if (ch->stop.dying || due <= now) {
         return 0;
     }
-    return fe_park_fresh_until_locked(ch, cs, fe_park_due(cs), now);
+    q = fe_fresh_more_for(ch, due, now);
+    fe_tq_append(q, &cs->tq, now);
+    fe_plan_locked(ch, q);
+    return 1;
 }
 
 apr_status_t fe_park_intake(fe_conn_t *cs, int sense)
 {
     fe_child_t *ch = cs->child;
-    apr_time_t now = apr_time_now(), due = fe_park_due(cs), before;
-    apr_status_t rv = APR_SUCCESS;
+    apr_time_t now = apr_time_now(), due = fe_park_due(cs);
+    apr_status_t rv;
     int wake = 0;
+    fe_tq_t *q;
 
     cs->pub.state = CONN_STATE_PROCESSING;
     cs->pub.sense = CONN_SENSE_DEFAULT;
@@ -346,24 +360,11 @@ apr_status_t fe_park_intake(fe_conn_t *cs, int sense)
         due = now + FE_TQ_QUANTUM_MIN;   /* expires at once: LATE/CLOSE */
     }
     apr_thread_mutex_lock(ch->park.mutex);
-    before = ch->park.next_wakeup;
-    if (!fe_park_fresh_until_locked(ch, cs, due, now)) {
-        rv = APR_EGENERAL;           /* cannot happen: due > now */
-    }
-    else {
-        cs->in_pollset = 1;
-        rv = apr_pollset_add(ch->pollset, &cs->pfd);
-        if (rv != APR_SUCCESS) {
-            fe_tq_remove(&cs->tq);
-            cs->in_pollset = 0;
-        }
-        else {
-            /* Like a new connection waiting for its head: no worker, so
-             * not in the accept rule, but in the fresh cap. */
-            cs->in_fresh = 1;
-            ch->park.fresh_count++;
-            wake = ch->park.next_wakeup < before;
-        }
+    q = fe_fresh_more_for(ch, due, now);
+    rv = fe_park_locked(ch, cs, q, now, 0);
+    if (rv == APR_SUCCESS) {
+        fe_count_fresh_locked(ch, cs);
+        wake = fe_plan_locked(ch, q);
     }
     apr_thread_mutex_unlock(ch->park.mutex);
     if (wake) {

@@ -37,32 +37,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/t/debian/lib.sh"
 T0=$(date +%s)
 OUT=${FE_DEB_OUT:-/var/tmp/fe-deb-out}
-WORK=
-CH=
-
-finish() {
-    trap - EXIT INT TERM HUP
-    if [ -n "$WORK" ]; then
-        if [ "${FE_DEB_KEEP:-0}" = 1 ]; then note "kept $WORK"
-        else fe_chroot_rm "$CH"; rm -rf --one-file-system "$WORK"; fi
-    fi
-    note "chroot-build took $(since)"
-    echo "$PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]; exit $?
-}
-trap 'not_ok "interrupted or unexpected exit"; finish' INT TERM HUP
-# an exit after a failure was reported stops the script; any other is a failure
-trap 'rc=$?; [ $rc -ne 0 ] && [ $FAIL -eq 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: chroot-build.sh needs root (debootstrap, chroot)"; PASS=0; trap - EXIT; echo "0 passed, 0 failed"; exit 0; fi
-if ! [ -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then
-    echo "SKIP: chroot-build.sh needs Debian"; trap - EXIT; echo "0 passed, 0 failed"; exit 0
-fi
-
-WORK=$(mktemp -d /var/tmp/fe-chroot-build.XXXXXX)
-CH=$WORK/root
-LOG=$WORK/logs
-mkdir -p "$LOG"
+fe_script_begin chroot-build.sh chroot-build
 
 if fe_need_tools "$LOG" debootstrap dpkg-dev lintian blhc devscripts zstd util-linux; then
     ok "host tools: debootstrap, dpkg-dev, lintian, blhc, devscripts (hardening-check), zstd"

@@ -29,6 +29,42 @@ FE_APT_CACHE=$FE_DEB_CACHE/apt-archives
 
 PASS=0
 FAIL=0
+
+# fe_script_begin NAME WORKNAME: the common start of the chroot scripts.
+# On any exit fe_finish removes $WORK (with the chroot $CH) unless
+# FE_DEB_KEEP=1 and prints the closing line; an exit after a reported
+# failure stops the script, any other counts as a failure.  Without root
+# on Debian the script is skipped.  Then WORK (/var/tmp/fe-WORKNAME.*),
+# CH ($WORK/root) and LOG ($WORK/logs).
+fe_finish() {
+    trap - EXIT INT TERM HUP
+    if [ -n "$WORK" ]; then
+        if [ "${FE_DEB_KEEP:-0}" = 1 ]; then note "kept $WORK"
+        else fe_chroot_rm "$CH"; rm -rf --one-file-system "$WORK"; fi
+    fi
+    note "$FE_SCRIPT took $(since)"
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]; exit $?
+}
+
+fe_script_begin() {
+    FE_SCRIPT=$1
+    WORK=
+    CH=
+    trap 'not_ok "interrupted"; fe_finish' INT TERM HUP
+    trap 'rc=$?; [ $rc -ne 0 ] && [ $FAIL -eq 0 ] && not_ok "unexpected exit ($rc)"; fe_finish' EXIT
+    if [ "$(id -u)" -ne 0 ] || ! [ -r /etc/debian_version ] \
+       || ! command -v apt-get >/dev/null; then
+        trap - EXIT
+        echo "SKIP: $FE_SCRIPT needs root on Debian (chroot)"
+        echo "0 passed, 0 failed"
+        exit 0
+    fi
+    WORK=$(mktemp -d "/var/tmp/fe-$2.XXXXXX")
+    CH=$WORK/root
+    LOG=$WORK/logs
+    mkdir -p "$LOG"
+}
 ok() { PASS=$((PASS + 1)); echo "ok $((PASS + FAIL)) - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok $((PASS + FAIL)) - $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }

@@ -26,30 +26,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T0=$(date +%s)
 OUT=${FE_DEB_OUT:-/var/tmp/fe-deb-out}
 PORT=${FE_DEB_PORT:-8941}
-WORK=
-CH=
-
-finish() {
-    trap - EXIT INT TERM HUP
-    if [ -n "$WORK" ]; then
-        if [ "${FE_DEB_KEEP:-0}" = 1 ]; then note "kept $WORK"
-        else fe_chroot_rm "$CH"; rm -rf --one-file-system "$WORK"; fi
-    fi
-    note "upgrade-load.sh took $(since)"
-    echo "$PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]; exit $?
-}
-trap 'not_ok "interrupted"; finish' INT TERM HUP
-# an exit after a failure was reported stops the script; any other is a failure
-trap 'rc=$?; [ $rc -ne 0 ] && [ $FAIL -eq 0 ] && not_ok "unexpected exit ($rc)"; finish' EXIT
-
-if [ "$(id -u)" -ne 0 ] || ! [ -r /etc/debian_version ]; then
-    trap - EXIT; echo "SKIP: upgrade-load.sh needs root on Debian (chroot)"; echo "0 passed, 0 failed"; exit 0
-fi
-WORK=$(mktemp -d /var/tmp/fe-upgrade.XXXXXX)
-CH=$WORK/root
-LOG=$WORK/logs
-mkdir -p "$LOG"
+fe_script_begin upgrade-load.sh upgrade
 fe_need_tools "$LOG" debootstrap zstd util-linux python3 ||
     { not_ok "host tools"; show "$LOG/apt-tools.log"; exit 1; }
 
