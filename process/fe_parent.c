@@ -356,8 +356,9 @@ static void fe_warn_spawn(server_rec *s, const fe_spawn_plan_t *plan,
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, FELOGNO(10050)
                          "server reached MaxRequestWorkers setting, "
                          "consider raising the MaxRequestWorkers setting "
-                         "(MaxRequestWorkers %d: %d threads busy, %d idle "
-                         "in %d processes; raise ServerLimit with it)",
+                         "(MaxRequestWorkers %d: %d threads running, %d of "
+                         "them idle, in %d processes; raise ServerLimit "
+                         "with it)",
                          fe_g.lim.max_workers, in->busy_threads,
                          in->idle_threads, rt->active_daemons);
             rt->maxworkers_reported = 1;
@@ -369,8 +370,8 @@ static void fe_warn_spawn(server_rec *s, const fe_spawn_plan_t *plan,
                          "server is within MinSpareThreads of "
                          "MaxRequestWorkers, consider raising the "
                          "MaxRequestWorkers setting (MaxRequestWorkers %d, "
-                         "MinSpareThreads %d: %d threads busy, %d idle in "
-                         "%d processes)",
+                         "MinSpareThreads %d: %d threads running, %d of them "
+                         "idle, in %d processes)",
                          fe_g.lim.max_workers, fe_g.lim.min_spare_threads,
                          in->busy_threads, in->idle_threads,
                          rt->active_daemons);
@@ -849,6 +850,32 @@ static int fe_graceful_stop(server_rec *s, apr_pool_t *pconf)
     return DONE;
 }
 
+static int fe_finish_generation(server_rec *s, apr_pool_t *pconf);
+
+/* The core forgets every pending signal when it clears pconf between
+ * generations (the cleanup ap_unixd_mpm_set_signals registers), so a stop
+ * asked for while a restart is under way (the reclaim of a SIGHUP takes
+ * up to 10 s) would be lost and the server would run on.  The restart
+ * looks once more before it hands over: a stop that came in is done now.
+ * During an ungraceful restart is_ungraceful is held at 0, so that the
+ * handlers leave it 0 for a SIGWINCH and set it for a SIGTERM. */
+static int fe_stop_during_restart(server_rec *s, apr_pool_t *pconf,
+                                  int ungraceful_restart)
+{
+    fe_retained_t *rt = fe_g.retained;
+
+    if (!rt->mpm->shutdown_pending) {
+        if (ungraceful_restart) {
+            rt->mpm->is_ungraceful = 1;   /* the scoreboard is made anew */
+        }
+        return OK;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10230)
+                 "a stop signal came during the restart: stopping instead "
+                 "of starting the next generation");
+    return fe_finish_generation(s, pconf);
+}
+
 static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
 {
     fe_retained_t *rt = fe_g.retained;
@@ -874,13 +901,15 @@ static int fe_finish_generation(server_rec *s, apr_pool_t *pconf)
                      AP_SIG_GRACEFUL_STRING " received.  Doing graceful "
                      "restart");
         fe_pods_killpg(AP_MPM_PODX_GRACEFUL);
-        return OK;
+        return fe_stop_during_restart(s, pconf, 0);
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10111)
-                 "SIGHUP received.  Attempting to restart");
+    rt->mpm->is_ungraceful = 0;
     fe_pods_killpg(AP_MPM_PODX_RESTART);
     fe_reclaim(s);
-    return OK;
+    /* Said once the old children are gone, as event does. */
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, FELOGNO(10111)
+                 "SIGHUP received.  Attempting to restart");
+    return fe_stop_during_restart(s, pconf, 1);
 }
 
 int fe_mpm_run(apr_pool_t *pconf, apr_pool_t *plog, server_rec *s)

@@ -411,6 +411,41 @@ def scenario_max_conns(opts):
     srv.stop()
 
 
+def group_members(pgid):
+    """Live processes of process group pgid (the parent leads its group
+    once detached; its children stay in it)."""
+    out = subprocess.run(["ps", "-eo", "pid=,pgid=,stat="],
+                         capture_output=True, text=True).stdout
+    return [int(f[0]) for f in (l.split() for l in out.splitlines())
+            if len(f) == 3 and int(f[1]) == pgid and not f[2].startswith("Z")]
+
+
+def scenario_stop_during_restart(opts):
+    """A stop sent while a restart is under way is done, not forgotten:
+    the core clears pending signals between generations, and a SIGHUP's
+    reclaim of the old children takes a while (FE10230)."""
+    cases = [(signal.SIGHUP, signal.SIGWINCH, "caught SIGWINCH"),
+             (signal.SIGHUP, signal.SIGTERM, "caught SIGTERM"),
+             (signal.SIGUSR1, signal.SIGTERM, "caught SIGTERM"),
+             (signal.SIGUSR1, signal.SIGWINCH, "caught SIGWINCH")]
+    for first, then, said in cases:
+        what = "%s then %s 50 ms later" % (first.name, then.name)
+        srv = Server(opts, DEFAULT_SIZING)
+        srv.start()
+        pid = srv.pid()
+        srv.send(first)
+        time.sleep(0.05)
+        took = fe_test.signal_and_wait(pid, then, 15)
+        check("%s: the server stops" % what, took is not None,
+              "%.2f s" % (took if took is not None else -1))
+        log = srv.read_log()
+        check("%s: the log says \"%s\"" % (what, said), said in log,
+              "FE10230 %s" % ("logged" if "FE10230" in log else "not logged"))
+        check("%s: no process of its group is left" % what,
+              not group_members(pid), repr(group_members(pid)))
+        srv.check_error_log(what)
+
+
 def scenario_hard_restart(opts):
     """HUP restarts with new children; TERM then stops quickly."""
     srv = Server(opts, DEFAULT_SIZING)
@@ -793,6 +828,7 @@ SCENARIOS = [
     ("graceful_stop_drains", scenario_graceful_stop_drains),
     ("max_conns", scenario_max_conns),
     ("hard_restart", scenario_hard_restart),
+    ("stop_during_restart", scenario_stop_during_restart),
     ("corrupt_scoreboard", scenario_corrupt_scoreboard),
     ("cpu_placement", scenario_cpu_placement),
     ("sched_batch", scenario_sched_batch),
