@@ -87,26 +87,33 @@ static const char *fe_cmd_factor(cmd_parms *cmd, void *dummy,
     return fe_parse_factor(arg, &fe_g.lim.worker_factor, cmd->pool);
 }
 
-static const char *fe_cmd_reserve(cmd_parms *cmd, void *dummy,
-                                  const char *arg)
+/* One handler for the directives whose value a policy/fe_config.c parser
+ * reads into an int field: cmd->info names both. */
+typedef struct fe_int_cmd {
+    const char *(*parse)(const char *arg, int *out, apr_pool_t *p);
+    size_t offset;                      /* of the field in fe_limits_t */
+} fe_int_cmd_t;
+
+static const fe_int_cmd_t fe_reserve_cmd = {
+    fe_parse_reserve, offsetof(fe_limits_t, proxy_reserve) };
+static const fe_int_cmd_t fe_sched_cmd = {
+    fe_parse_sched, offsetof(fe_limits_t, sched_batch) };
+static const fe_int_cmd_t fe_hold_cmd = {
+    fe_parse_hold, offsetof(fe_limits_t, ka_hold) };
+static const fe_int_cmd_t fe_affinity_cmd = {
+    fe_parse_affinity, offsetof(fe_limits_t, cpu_affinity) };
+
+static const char *fe_cmd_parsed(cmd_parms *cmd, void *dummy,
+                                 const char *arg)
 {
+    const fe_int_cmd_t *how = cmd->info;
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (err != NULL) {
         return err;
     }
-    return fe_parse_reserve(arg, &fe_g.lim.proxy_reserve, cmd->pool);
-}
-
-static const char *fe_cmd_sched(cmd_parms *cmd, void *dummy,
-                                const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err != NULL) {
-        return err;
-    }
-    return fe_parse_sched(arg, &fe_g.lim.sched_batch, cmd->pool);
+    return how->parse(arg, (int *)((char *)&fe_g.lim + how->offset),
+                      cmd->pool);
 }
 
 static const char *fe_cmd_body_buffer(cmd_parms *cmd, void *dummy,
@@ -118,17 +125,6 @@ static const char *fe_cmd_body_buffer(cmd_parms *cmd, void *dummy,
         return err;
     }
     return fe_parse_size(arg, &fe_g.lim.body_buffer, cmd->pool);
-}
-
-static const char *fe_cmd_affinity(cmd_parms *cmd, void *dummy,
-                                   const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err != NULL) {
-        return err;
-    }
-    return fe_parse_affinity(arg, &fe_g.lim.cpu_affinity, cmd->pool);
 }
 
 /* One handler for the On|Off directives: cmd->info is the offset of the
@@ -169,7 +165,8 @@ static const command_rec fe_cmds[] = {
     AP_INIT_TAKE1("AsyncRequestWorkerFactor", fe_cmd_factor, NULL, RSRC_CONF,
                   "How many connections per worker thread a child may hold "
                   "(a real number, e.g. 1.5)"),
-    AP_INIT_TAKE1("FastEventCPUAffinity", fe_cmd_affinity, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("FastEventCPUAffinity", fe_cmd_parsed,
+                  (void *)&fe_affinity_cmd, RSRC_CONF,
                   "auto: with at least as many child processes as CPUs, "
                   "keep each child on one CPU; off: let the kernel place "
                   "them"),
@@ -179,17 +176,26 @@ static const command_rec fe_cmds[] = {
                  "themselves (less CPU with many connections; see "
                  "docs/directives.md for the trade-off); off (default): "
                  "the listener watches them"),
-    AP_INIT_TAKE1("FastEventSchedBatch", fe_cmd_sched, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("FastEventSchedBatch", fe_cmd_parsed,
+                  (void *)&fe_sched_cmd, RSRC_CONF,
                   "auto (default, Linux): children run under SCHED_BATCH "
                   "while other programs leave their CPUs alone, under the "
                   "default policy while they do not; on: always "
                   "SCHED_BATCH (a woken server thread waits for its CPU's "
                   "running thread); off: the kernel's default policy"),
-    AP_INIT_TAKE1("FastEventProxyReserve", fe_cmd_reserve, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("FastEventProxyReserve", fe_cmd_parsed,
+                  (void *)&fe_reserve_cmd, RSRC_CONF,
                   "Percentage of each child's workers kept from proxy "
                   "handlers while other requests wait for a worker (default "
                   "25%); off: proxied requests may take every worker, as "
                   "under stock event"),
+    AP_INIT_TAKE1("FastEventKeepAliveHold", fe_cmd_parsed,
+                  (void *)&fe_hold_cmd, RSRC_CONF,
+                  "auto (default): after a keep-alive response on plain "
+                  "HTTP, a spare worker waits up to 50 ms on the "
+                  "connection for its next request; on: over TLS too (a "
+                  "little less CPU, a longer tail when the CPU is busy); "
+                  "off: never"),
     AP_INIT_TAKE1("FastEventBodyBuffer", fe_cmd_body_buffer, NULL, RSRC_CONF,
                   "Request bodies of at most this size (default 128K; off: "
                   "none) are read before a worker runs the request, without "

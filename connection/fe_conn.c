@@ -330,10 +330,13 @@ static int fe_on_write_completion(fe_conn_t *cs)
 
         /* A worker holding a keep-alive connection is idle, and shows so
          * ('_'), as under stock event: the parent counts it as spare, and
-         * it is given back the moment work waits. */
+         * it is given back the moment work waits.  TLS connections are
+         * not held by default (FastEventKeepAliveHold auto): there the
+         * hold bought no CPU and cost the tail (docs/performance.md). */
         fe_sb_conn_status(c, SERVER_READY);
-        if (fe_hold_wait(cs->child, fe_sock_fd(cs->sock), cs->ka_timeout,
-                         idle_since, cs->tid)) {
+        if (fe_hold_mode_allows(fe_g.lim.ka_hold, cs->intake_f != NULL)
+            && fe_hold_wait(cs->child, fe_sock_fd(cs->sock), cs->ka_timeout,
+                            idle_since, cs->tid)) {
             cs->pub.state = CONN_STATE_PROCESSING;
             return 1;
         }

@@ -60,6 +60,7 @@ void fe_limits_defaults(fe_limits_t *l)
     l->cpu_affinity = 1;
     l->ka_poll = 0;
     l->sched_batch = FE_SCHED_BATCH_AUTO;
+    l->ka_hold = FE_HOLD_AUTO;
     l->proxy_reserve = FE_DEFAULT_PROXY_RESERVE;
     l->body_buffer = FE_DEFAULT_BODY_BUFFER;
     l->active_daemons_limit = FE_DEFAULT_MAX_WORKERS
@@ -159,22 +160,53 @@ const char *fe_parse_reserve(const char *arg, int *out, apr_pool_t *p)
     return NULL;
 }
 
-const char *fe_parse_sched(const char *arg, int *out, apr_pool_t *p)
+/* One of a directive's words, in any case: NULL and *out set, or an
+ * error message that names the directive, the value and the choices. */
+typedef struct fe_word {
+    const char *name;
+    int v;
+} fe_word_t;
+
+static const char *fe_parse_word(const char *directive, const fe_word_t *w,
+                                 size_t n, const char *arg, int *out,
+                                 apr_pool_t *p)
 {
-    static const struct { const char *name; int v; } words[] = {
-        {"auto", FE_SCHED_BATCH_AUTO}, {"on", FE_SCHED_BATCH_ON},
-        {"off", FE_SCHED_BATCH_OFF},
-    };
     size_t i;
 
-    for (i = 0; arg != NULL && i < sizeof words / sizeof words[0]; i++) {
-        if (!strcasecmp(arg, words[i].name)) {
-            *out = words[i].v;
+    for (i = 0; arg != NULL && i < n; i++) {
+        if (!strcasecmp(arg, w[i].name)) {
+            *out = w[i].v;
             return NULL;
         }
     }
-    return apr_psprintf(p, "FastEventSchedBatch takes auto, on or off, not "
-                        "'%s'", arg != NULL ? arg : "");
+    return apr_psprintf(p, "%s takes auto, on or off, not '%s'", directive,
+                        arg != NULL ? arg : "");
+}
+
+const char *fe_parse_sched(const char *arg, int *out, apr_pool_t *p)
+{
+    static const fe_word_t words[] = {
+        {"auto", FE_SCHED_BATCH_AUTO}, {"on", FE_SCHED_BATCH_ON},
+        {"off", FE_SCHED_BATCH_OFF},
+    };
+
+    return fe_parse_word("FastEventSchedBatch", words,
+                         sizeof words / sizeof words[0], arg, out, p);
+}
+
+const char *fe_parse_hold(const char *arg, int *out, apr_pool_t *p)
+{
+    static const fe_word_t words[] = {
+        {"auto", FE_HOLD_AUTO}, {"on", FE_HOLD_ON}, {"off", FE_HOLD_OFF},
+    };
+
+    return fe_parse_word("FastEventKeepAliveHold", words,
+                         sizeof words / sizeof words[0], arg, out, p);
+}
+
+int fe_hold_mode_allows(int mode, int tls)
+{
+    return mode == FE_HOLD_ON || (mode == FE_HOLD_AUTO && !tls);
 }
 
 const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p)

@@ -31,6 +31,10 @@
 #define FE_SCHED_BATCH_OFF           0
 #define FE_SCHED_BATCH_ON            1
 #define FE_SCHED_BATCH_AUTO          2     /* the default */
+/* FastEventKeepAliveHold */
+#define FE_HOLD_OFF                  0
+#define FE_HOLD_ON                   1     /* TLS connections too */
+#define FE_HOLD_AUTO                 2     /* the default: plain HTTP only */
 #define FE_DEFAULT_BODY_BUFFER       (128 * 1024)   /* bytes */
 #define FE_MAX_BODY_BUFFER           (64 * 1024 * 1024)
 
@@ -47,6 +51,7 @@ typedef struct fe_limits {
     int cpu_affinity;        /**< FastEventCPUAffinity: 1 auto, 0 off */
     int ka_poll;             /**< FastEventKeepAlivePoll: 1 on, 0 off */
     int sched_batch;         /**< FastEventSchedBatch: FE_SCHED_BATCH_* */
+    int ka_hold;             /**< FastEventKeepAliveHold: FE_HOLD_* */
     int proxy_reserve;       /**< FastEventProxyReserve: percent of a
                                   child's workers kept from proxy handlers
                                   while other work waits; 0: off */
@@ -101,6 +106,16 @@ const char *fe_parse_size(const char *arg, long *out, apr_pool_t *p);
  * case.  @return NULL, or an error message from @a p.
  */
 const char *fe_parse_sched(const char *arg, int *out, apr_pool_t *p);
+
+/**
+ * FastEventKeepAliveHold: "auto" (FE_HOLD_AUTO), "on", "off", in any
+ * case.  @return NULL, or an error message from @a p.
+ */
+const char *fe_parse_hold(const char *arg, int *out, apr_pool_t *p);
+
+/** 1 when a worker may hold a keep-alive connection under @a mode
+ *  (FE_HOLD_*): @a tls says whether the connection is TLS. */
+int fe_hold_mode_allows(int mode, int tls);
 
 /**
  * Parse FastEventCPUAffinity: "auto" (or "on") gives 1, "off" gives 0,

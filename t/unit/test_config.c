@@ -225,36 +225,68 @@ static void test_parse_size(void)
     }
 }
 
-static void test_parse_sched(void)
+/* A directive of three words, auto, on and off (in any case): each maps
+ * to its value; anything else, or no value, is refused with a message
+ * that starts "NAME takes auto, on or off" and leaves *out alone. */
+static void check_auto_on_off(const char *(*parse)(const char *, int *,
+                                                   apr_pool_t *),
+                              const char *name, int v_auto, int v_on,
+                              int v_off)
 {
-    static const struct { const char *arg; int want; } ok[] = {
-        {"auto", FE_SCHED_BATCH_AUTO}, {"AUTO", FE_SCHED_BATCH_AUTO},
-        {"on", FE_SCHED_BATCH_ON}, {"On", FE_SCHED_BATCH_ON},
-        {"off", FE_SCHED_BATCH_OFF}, {"OFF", FE_SCHED_BATCH_OFF},
+    const struct { const char *arg; int want; } ok[] = {
+        {"auto", v_auto}, {"AUTO", v_auto}, {"on", v_on}, {"On", v_on},
+        {"off", v_off}, {"OFF", v_off},
     };
     static const char *const bad[] = { "", "1", "yes", "autoo", "of" };
+    char want[80];
     size_t i;
 
     for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int out = 42;
 
-        CU_ASSERT_PTR_NULL(fe_parse_sched(ok[i].arg, &out, fe_test_pool));
+        CU_ASSERT_PTR_NULL(parse(ok[i].arg, &out, fe_test_pool));
         FE_ASSERT_EQ_INT(out, ok[i].want);
     }
+    snprintf(want, sizeof want, "%s takes auto, on or off", name);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int out = 42;
-        const char *err = fe_parse_sched(bad[i], &out, fe_test_pool);
+        const char *err = parse(bad[i], &out, fe_test_pool);
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(err);
-        assert_says(err, "FastEventSchedBatch takes auto, on or off");
+        assert_says(err, want);
         FE_ASSERT_EQ_INT(out, 42);
     }
     {
         int out = 42;
 
-        CU_ASSERT_PTR_NOT_NULL(fe_parse_sched(NULL, &out, fe_test_pool));
+        CU_ASSERT_PTR_NOT_NULL(parse(NULL, &out, fe_test_pool));
         FE_ASSERT_EQ_INT(out, 42);
     }
+}
+
+static void test_parse_sched(void)
+{
+    check_auto_on_off(fe_parse_sched, "FastEventSchedBatch",
+                      FE_SCHED_BATCH_AUTO, FE_SCHED_BATCH_ON,
+                      FE_SCHED_BATCH_OFF);
+}
+
+/* FastEventKeepAliveHold: the words, the default, and who may hold:
+ * auto plain HTTP only, on both, off neither. */
+static void test_hold_mode(void)
+{
+    fe_limits_t l;
+
+    check_auto_on_off(fe_parse_hold, "FastEventKeepAliveHold", FE_HOLD_AUTO,
+                      FE_HOLD_ON, FE_HOLD_OFF);
+    fe_limits_defaults(&l);
+    FE_ASSERT_EQ_INT(l.ka_hold, FE_HOLD_AUTO);
+    CU_ASSERT_TRUE(fe_hold_mode_allows(FE_HOLD_AUTO, 0));
+    CU_ASSERT_FALSE(fe_hold_mode_allows(FE_HOLD_AUTO, 1));
+    CU_ASSERT_TRUE(fe_hold_mode_allows(FE_HOLD_ON, 0));
+    CU_ASSERT_TRUE(fe_hold_mode_allows(FE_HOLD_ON, 1));
+    CU_ASSERT_FALSE(fe_hold_mode_allows(FE_HOLD_OFF, 0));
+    CU_ASSERT_FALSE(fe_hold_mode_allows(FE_HOLD_OFF, 1));
 }
 
 static void test_parse_affinity(void)
@@ -709,6 +741,7 @@ static const fe_test_case_t cases[] = {
     {"FastEventProxyReserve values", test_parse_reserve},
     {"FastEventBodyBuffer sizes", test_parse_size},
     {"FastEventSchedBatch values", test_parse_sched},
+    {"FastEventKeepAliveHold values and modes", test_hold_mode},
     {"clamp rules, tags and wording", test_clamp_rules},
     {"stock event's phrases lead each message", test_event_phrases},
     {"warnings are single lines", test_messages_single_line},
