@@ -390,6 +390,8 @@ struct fe_child {
     apr_pollset_t *pollset;
     int wakeable;                     /**< pollset has APR_POLLSET_WAKEABLE */
     apr_time_t loop_now;              /**< this iteration's time */
+    volatile int listener_tid;        /**< its kernel thread id (Linux),
+                                           0 when unknown */
     apr_time_t gauges_at;             /**< queue gauge refreshed */
     apr_uint32_t rate_base;           /**< accepts a second ago */
     apr_time_t rate_since;

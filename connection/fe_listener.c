@@ -37,6 +37,10 @@
 #include <apr_atomic.h>
 
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 APLOG_USE_MODULE(mpm_fastevent);
 
@@ -408,6 +412,9 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
     fe_child_t *ch = data;
     apr_time_t now = apr_time_now();
 
+#ifdef __linux__
+    ch->listener_tid = (int)syscall(SYS_gettid);
+#endif
     fe_sb_set_accepting(ch, FE_SB_ACCEPTING);
     ch->loop_now = now;
     while (!fe_check_exit(ch, now)) {

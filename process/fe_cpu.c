@@ -284,26 +284,70 @@ int fe_cpu_placed(const fe_child_t *ch)
 #if defined(__linux__) && defined(SCHED_BATCH)
 
 static struct {
-    int managed;              /* this child sets the policy */
-    int batch;                /* what its threads run under now */
+    int managed;              /* this child follows the parent's word */
+    int batch;                /* what its own threads run under now */
     int task_fd;              /* /proc/self/task, opened before a chroot */
+    int sorting;              /* task_fd is open: threads can be sorted */
+    apr_time_t sorted_at;     /* the last pass over the threads */
 } fe_sched;
 
-static int fe_set_policy(pid_t tid, const void *policy)
+/* SCHED_BATCH is for the MPM's own threads: the child's main thread, the
+ * listener and the workers.  Threads that modules start (mod_http2's
+ * workers) inherit the policy of whichever thread created them, and get
+ * the default one back: between them and the connection's thread every
+ * stream changes hands twice, and under SCHED_BATCH each hand-off waits
+ * out the running thread's slice (h2tls, server alone on one CPU: p99
+ * 1.68x event's with mod_http2's workers under SCHED_BATCH, 1.06x without;
+ * docs/performance.md). */
+static int fe_sched_ours(const fe_child_t *ch, pid_t tid)
 {
-    struct sched_param sp;
+    int i;
 
-    memset(&sp, 0, sizeof sp);
-    return sched_setscheduler(tid, *(const int *)policy, &sp);
+    if (tid == getpid() || tid == ch->listener_tid) {
+        return 1;
+    }
+    for (i = 0; i < ch->wk.n; i++) {
+        if (ch->wk.tids[i] == tid) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
-/* Every thread of this process to @a batch's policy.  Returns 0 or an
- * errno. */
-static int fe_sched_apply(int batch)
-{
-    int policy = batch ? SCHED_BATCH : SCHED_OTHER;
+typedef struct fe_sched_want {
+    const fe_child_t *ch;
+    int batch;
+} fe_sched_want_t;
 
-    return fe_each_thread(fe_sched.task_fd, fe_set_policy, &policy);
+/* One thread to the policy it should have; a policy someone else set
+ * (neither the default nor SCHED_BATCH) is left alone. */
+static int fe_set_policy(pid_t tid, const void *arg)
+{
+    const fe_sched_want_t *w = arg;
+    int want = w->batch && fe_sched_ours(w->ch, tid) ? SCHED_BATCH
+                                                     : SCHED_OTHER;
+    int now = sched_getscheduler(tid);
+    struct sched_param sp;
+
+    if (now < 0) {
+        return -1;
+    }
+    if (now == want || (now != SCHED_OTHER && now != SCHED_BATCH)) {
+        return 0;
+    }
+    memset(&sp, 0, sizeof sp);
+    return sched_setscheduler(tid, want, &sp);
+}
+
+/* Every thread of this process to the policy @a batch gives it.  Returns
+ * 0 or an errno. */
+static int fe_sched_apply(const fe_child_t *ch, int batch)
+{
+    fe_sched_want_t w;
+
+    w.ch = ch;
+    w.batch = batch;
+    return fe_each_thread(fe_sched.task_fd, fe_set_policy, &w);
 }
 
 void fe_sched_start(fe_child_t *ch)
@@ -322,10 +366,11 @@ void fe_sched_start(fe_child_t *ch)
                      "only the default one", ch->slot, policy);
         return;
     }
+    fe_sched.task_fd = open("/proc/self/task",
+                            O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fe_sched.sorting = fe_sched.task_fd >= 0;
     if (fe_g.lim.sched_batch == FE_SCHED_BATCH_AUTO) {
-        fe_sched.task_fd = open("/proc/self/task",
-                                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        fe_sched.managed = fe_sched.task_fd >= 0;
+        fe_sched.managed = fe_sched.sorting;
         if (want == 2) {
             return;                  /* the parent said: default policy */
         }
@@ -346,12 +391,22 @@ void fe_sched_start(fe_child_t *ch)
 void fe_sched_tick(fe_child_t *ch)
 {
     int want = fe_metrics_sched_want(ch->metrics), err;
+    apr_time_t now = apr_time_now();
 
     fe_metrics_sched_now(ch->metrics, fe_sched.batch);
+    /* Once a second while under SCHED_BATCH (the first time as soon as
+     * the threads run): threads that modules started meanwhile go back to
+     * the default policy. */
+    if (fe_sched.batch && fe_sched.sorting
+        && (now - fe_sched.sorted_at >= apr_time_from_sec(1)
+            || now < fe_sched.sorted_at)) {
+        fe_sched.sorted_at = now;
+        (void)fe_sched_apply(ch, 1);
+    }
     if (!fe_sched.managed || want == 0 || (want == 1) == fe_sched.batch) {
         return;
     }
-    err = fe_sched_apply(want == 1);
+    err = fe_sched_apply(ch, want == 1);
     if (err != 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, err, ch->s, FELOGNO(10197)
                      "could not move the threads of slot %d %s SCHED_BATCH; "
