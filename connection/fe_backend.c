@@ -85,9 +85,10 @@ static apr_status_t fe_backend_unwait(void *data)
     return APR_SUCCESS;
 }
 
-/* Count a request that is not proxied in this second's counter.  Racing workers may lose a count at the turn of a
- * second: the rate is a hint.  Every request runs this, so once the
- * second has FE_BACKEND_MIXED the shared counter is only read. */
+/* Count a request that is not proxied in this second's counter.  Racing
+ * workers may lose a count at the turn of a second: the rate is a hint.
+ * Every request runs this, so once the second has FE_BACKEND_MIXED the
+ * shared counter is only read. */
 static void fe_backend_count_other(fe_child_t *ch)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());

@@ -493,7 +493,7 @@ static unsigned long long fe_proc_jiffies(pid_t pid)
 
 void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
 {
-    unsigned long long busy, total, server = fe_proc_jiffies(getpid());
+    unsigned long long busy, total, server;
     int i, foreign, want;
 
     if (fe_g.lim.sched_batch != FE_SCHED_BATCH_AUTO || fe_g.one_process) {
@@ -508,6 +508,7 @@ void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
     else if (now - fe_probe.at < FE_CPU_EVERY && now >= fe_probe.at) {
         return;
     }
+    server = fe_proc_jiffies(getpid());
     for (i = 0; i < n; i++) {
         server += pids[i] > 0 ? fe_proc_jiffies(pids[i]) : 0;
     }

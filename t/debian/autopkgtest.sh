@@ -37,14 +37,7 @@ fe_need_tools "$LOG" autopkgtest debootstrap zstd util-linux dpkg-dev ||
     { not_ok "host tools (autopkgtest)"; show "$LOG/apt-tools.log"; exit 1; }
 
 # ---- the package: chroot-build.sh's, or build it now
-if ! fe_builds_fresh "$ROOT" "$OUT"; then
-    note "no fresh build in $OUT: running t/debian/chroot-build.sh"
-    if bash "$ROOT/t/debian/chroot-build.sh" >"$LOG/chroot-build.log" 2>&1; then
-        ok "t/debian/chroot-build.sh ($(tail -n 1 "$LOG/chroot-build.log"))"
-    else
-        not_ok "t/debian/chroot-build.sh"; show "$LOG/chroot-build.log"; exit 1
-    fi
-fi
+fe_builds_ensure "$ROOT" "$OUT" "$LOG" || exit 1
 DEB=$(ls "$OUT"/v1/"${FE_PKG}"_*.deb | head -n 1)
 DSC=$(ls "$OUT"/src/*.dsc | head -n 1)
 note "testing $(basename "$DEB") with the tests of $(basename "$DSC")"

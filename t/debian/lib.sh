@@ -181,6 +181,19 @@ fe_builds_fresh() {
         [ "$(cat "$2/TREE-HASH")" = "$(fe_tree_hash "$1")" ]
 }
 
+# fe_builds_ensure TREE OUT LOGDIR: chroot-build.sh's builds of TREE in OUT,
+# made now (its log in LOGDIR) when missing or stale; 1 when that fails.
+fe_builds_ensure() {
+    fe_builds_fresh "$1" "$2" && return 0
+    note "no fresh builds in $2: running t/debian/chroot-build.sh"
+    if bash "$1/t/debian/chroot-build.sh" >"$3/chroot-build.log" 2>&1; then
+        ok "t/debian/chroot-build.sh ($(tail -n 1 "$3/chroot-build.log"))"
+    else
+        not_ok "t/debian/chroot-build.sh"; show "$3/chroot-build.log"
+        return 1
+    fi
+}
+
 # ------------------------------------------------------------- chroot
 # fe_base_ensure LOGDIR: the cached base tarball, made when missing or old.
 # Takes a lock, so that two runs never build it at once.

@@ -37,14 +37,7 @@ else
 fi
 
 # ---- the two builds
-if ! fe_builds_fresh "$ROOT" "$OUT"; then
-    note "no fresh builds in $OUT: running t/debian/chroot-build.sh"
-    if bash "$ROOT/t/debian/chroot-build.sh" >"$LOG/chroot-build.log" 2>&1; then
-        ok "t/debian/chroot-build.sh ($(tail -n 1 "$LOG/chroot-build.log"))"
-    else
-        not_ok "t/debian/chroot-build.sh"; show "$LOG/chroot-build.log"; exit 1
-    fi
-fi
+fe_builds_ensure "$ROOT" "$OUT" "$LOG" || exit 1
 V1=$(ls "$OUT"/v1/"${FE_PKG}"_*.deb | head -n 1)
 V2=$(ls "$OUT"/v2/"${FE_PKG}"_*.deb | head -n 1)
 note "old: $(basename "$V1"), new: $(basename "$V2")"
