@@ -264,18 +264,22 @@ def scenario_keepalive_poll(opts):
     clients = [KeepAliveClient(srv.port, 20) for _ in range(60)]
     for c in clients:
         c.start()
-    # Until every client is in: connections beyond the first children's
-    # room wait in the listen queue while the parent starts more children
-    # (2 s was enough on most machines, not on all).
+    # Sampled until every client is in (60 at once by hand; once in CI
+    # 43 at a fixed 2 s), for at most 10 s.
+    def conns(st):
+        return int(st.get("ConnsTotal", -1))
+
+    def counted(st):
+        return 55 <= conns(st) <= 70
     t_in = time.time()
-    seen = []
+    last = [{}]
 
     def all_in():
-        seen.append(srv.status())
-        return 55 <= int(seen[-1].get("ConnsTotal", -1)) <= 70
+        last[0] = srv.status()
+        return counted(last[0])
     fe_test.wait_for(all_in, 10.0, every=0.25)
     took_in = time.time() - t_in
-    st = seen[-1]
+    st = last[0]
     evfds = []
     for pid in srv.children():
         try:
@@ -302,10 +306,9 @@ def scenario_keepalive_poll(opts):
           "restarts had 0 failures", bad == 0 and ok > 1000,
           "ok=%d failed=%d reopened between requests=%d"
           % (ok, bad, reopened))
-    conns = int(st.get("ConnsTotal", -1))
     check("keep-alive poll: ConnsTotal counts the 60 connections under load",
-          55 <= conns <= 70, "ConnsTotal %d after %.1f s (at most 10 s)"
-          % (conns, took_in))
+          counted(st), "ConnsTotal %d after %.1f s (at most 10 s)"
+          % (conns(st), took_in))
     check("keep-alive poll: server answers afterwards",
           get(srv.port, "/index.html")[0] == 200)
     srv.check_error_log("keep-alive poll")
