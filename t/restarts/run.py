@@ -280,15 +280,23 @@ def scenario_keepalive_poll(opts):
     fe_test.wait_for(all_in, 10.0, every=0.25)
     took_in = time.time() - t_in
     st = last[0]
+    # A child forked for the ramp-up a moment ago may not have made its
+    # eventfds yet (CI once read [2, 0] 0.1 s in): each child gets up to
+    # 5 s to show them.
     evfds = []
-    for pid in srv.children():
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-            evfds.append(sum(
-                os.readlink("/proc/%d/fd/%s" % (pid, fd))
-                == "anon_inode:[eventfd]" for fd in fds))
-        except OSError:
-            pass
+
+    def eventfds():
+        evfds[:] = []
+        for pid in srv.children():
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+                evfds.append(sum(
+                    os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                    == "anon_inode:[eventfd]" for fd in fds))
+            except OSError:
+                pass
+        return evfds and all(n >= 2 for n in evfds)
+    fe_test.wait_for(eventfds, 5.0, every=0.25)
     check("keep-alive poll: on in every child (its two eventfds)",
           evfds and all(n >= 2 for n in evfds), "eventfds %s" % evfds)
     for _ in range(3):
