@@ -34,7 +34,7 @@ is_artefact() {
 }
 if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     while IFS= read -r -d '' f; do
-        [ -e "$f" ] || [ -L "$f" ] || continue      # deleted but still tracked
+        [ -e "$SRC/$f" ] || [ -L "$SRC/$f" ] || continue   # deleted but still tracked
         is_artefact "$f" && continue
         printf '%s\0' "$f"
     done < <(git -c safe.directory='*' -C "$SRC" ls-files -z --cached --others --exclude-standard | sort -zu) \
