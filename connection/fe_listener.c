@@ -334,12 +334,6 @@ static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
             t = FE_RECHECK_INTERVAL;
         }
     }
-    /* Deferring to a sibling: nothing else may wake this thread (held
-     * keep-alive connections never do), and the sibling's room was read
-     * from its row up to FE_BALANCE_EVERY ago. */
-    if (ch->acc.deferring && (t < 0 || t > FE_BALANCE_EVERY)) {
-        t = FE_BALANCE_EVERY;
-    }
     return t;
 }
 
