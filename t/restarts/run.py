@@ -295,10 +295,9 @@ def scenario_keepalive_poll(opts):
                     == "anon_inode:[eventfd]" for fd in fds))
             except OSError:
                 pass
-        return evfds and all(n >= 2 for n in evfds)
-    fe_test.wait_for(eventfds, 5.0, every=0.25)
+        return bool(evfds) and all(n >= 2 for n in evfds)
     check("keep-alive poll: on in every child (its two eventfds)",
-          evfds and all(n >= 2 for n in evfds), "eventfds %s" % evfds)
+          fe_test.wait_for(eventfds, 5.0, every=0.25), "eventfds %s" % evfds)
     for _ in range(3):
         time.sleep(1.5)
         srv.send(signal.SIGUSR1)
