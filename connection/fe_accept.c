@@ -293,8 +293,10 @@ static int fe_evict_fresh(fe_child_t *ch)
 /* While deferring: 1 once a listening socket of ours has had a
  * connection waiting for FE_BACKLOG_STUCK (checked every
  * FE_BALANCE_EVERY with a zero-timeout poll: the sockets are out of our
- * pollset meanwhile). */
-#define FE_BACKLOG_STUCK apr_time_from_msec(100)
+ * pollset meanwhile).  A sibling that listens takes a connection within
+ * microseconds; one still there two looks later is not being taken (the
+ * sibling's row was stale: it paused, or deferred to us in turn). */
+#define FE_BACKLOG_STUCK apr_time_from_msec(20)
 
 static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
                                   apr_time_t now)
@@ -385,11 +387,8 @@ static int fe_may_accept(fe_child_t *ch)
                                                      now));
 }
 
-/* Sibling rows are read at most this often. */
-#define FE_BALANCE_EVERY apr_time_from_msec(10)
-
 /* 1 when this child leaves new connections to a sibling now (a quiet
- * pause, re-checked every FE_RECHECK_INTERVAL at most), so connections
+ * pause, re-checked every FE_BALANCE_EVERY), so connections
  * spread over the children and each can keep a worker (fe_hold). */
 static int fe_balance(fe_child_t *ch, apr_time_t now)
 {

@@ -334,6 +334,14 @@ static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
             t = FE_RECHECK_INTERVAL;
         }
     }
+    /* Deferring to a sibling (a quiet pause, not a capacity one):
+     * nothing else may wake this thread (held keep-alive connections
+     * never do), and the sibling's room was read from its row up to
+     * FE_BALANCE_EVERY ago. */
+    if (ch->acc.disabled && ch->acc.quiet_pause
+        && (t < 0 || t > FE_BALANCE_EVERY)) {
+        t = FE_BALANCE_EVERY;
+    }
     return t;
 }
 
