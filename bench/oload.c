@@ -28,6 +28,11 @@
  * -T threads (default 2) share the schedule: thread k sends requests
  * k, k + T, k + 2T, ... on its own connections (-c and -C are split).
  *
+ * -S N (default 10) lists the N slowest measured requests in the JSON
+ * ("slowest": latency ms, scheduled time ms after the measured part
+ * began, and how many requests its connection had completed before it:
+ * 0 is the first request of a new connection).
+ *
  * Prints one JSON object on stdout.  Bounded: it stops by itself at the end
  * of the schedule + timeout + 1 s, and never holds more than -C sockets.
  */
@@ -93,6 +98,7 @@ static int opt_ka = 1, opt_tls, opt_conns = 50, opt_max = 256;
 static int opt_timeout_ms = 2000;
 
 static int opt_threads = 2;
+static int opt_slowest = 10;
 
 /* shared, read-only once the threads run (each thread writes only the
  * lat_us[] and done_flag[] entries of its own requests) */
@@ -103,6 +109,8 @@ static size_t reqlen;
 static uint64_t t0;
 static long nreq_total, nreq_warm;
 static uint32_t *lat_us;         /* per measured request; UINT32_MAX = failed */
+static uint16_t *conn_nth;       /* per measured request: requests its
+                                    connection completed before it */
 static unsigned char *done_flag;
 
 /* one per thread */
@@ -138,6 +146,15 @@ static void note_err(struct worker *w, const char *what, int err)
     if (!w->first_err[0]) {
         snprintf(w->first_err, sizeof w->first_err, "%s: %s", what,
                  err ? strerror(err) : "-");
+    }
+}
+
+/* Request @a req goes out on @a c now. */
+static void note_conn(const struct conn *c, long req)
+{
+    if (req >= nreq_warm && req < nreq_total) {
+        conn_nth[req - nreq_warm] = c->nreq > UINT16_MAX ? UINT16_MAX
+                                                         : (uint16_t)c->nreq;
     }
 }
 
@@ -274,6 +291,7 @@ static struct conn *conn_open(struct worker *w, long req)
     c->w = w;
     c->fd = fd;
     c->req = req;
+    note_conn(c, req);
     c->begin_ns = now_ns();
     c->slot = w->nall;
     w->all[w->nall++] = c;
@@ -300,6 +318,7 @@ static struct conn *conn_open(struct worker *w, long req)
 static void begin_request(struct conn *c, long req)
 {
     c->req = req;
+    note_conn(c, req);
     c->begin_ns = now_ns();
     c->sent = 0;
     c->hlen = 0;
@@ -848,7 +867,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: oload -p PORT -r RATE [-d SECONDS] [-w WARMUP] [-k|-n] [-s]\n"
             "             [-c CONNS] [-C MAXCONNS] [-T THREADS] [-t TIMEOUT_MS]\n"
-            "             [-u PATH] [-h HOST]\n");
+            "             [-u PATH] [-h HOST] [-S SLOWEST]\n");
     exit(2);
 }
 
@@ -863,11 +882,12 @@ int main(int argc, char **argv)
     uint64_t tstart;
     long nmeas, i, unsent, nfail;
     uint32_t *sorted;
+    long *slow, nslow = 0;
     double dt;
     int opt, k, f;
     const char *tls_info = "", *first_err = "";
 
-    while ((opt = getopt(argc, argv, "p:r:d:w:knsc:C:T:t:u:h:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:r:d:w:knsc:C:T:t:u:h:S:")) != -1) {
         switch (opt) {
         case 'p': opt_port = atoi(optarg); break;
         case 'r': opt_rate = atof(optarg); break;
@@ -882,6 +902,7 @@ int main(int argc, char **argv)
         case 't': opt_timeout_ms = atoi(optarg); break;
         case 'u': opt_path = optarg; break;
         case 'h': opt_host = optarg; break;
+        case 'S': opt_slowest = atoi(optarg); break;
         default: usage();
         }
     }
@@ -924,9 +945,14 @@ int main(int argc, char **argv)
     nmeas = (long)(opt_dur * opt_rate);
     nreq_total = nreq_warm + nmeas;
     lat_us = malloc((size_t)(nmeas ? nmeas : 1) * sizeof *lat_us);
+    conn_nth = calloc((size_t)(nmeas ? nmeas : 1), sizeof *conn_nth);
     done_flag = calloc((size_t)nreq_total + 1, 1);
     ws = calloc((size_t)opt_threads, sizeof *ws);
-    if (!lat_us || !done_flag || !ws) {
+    if (opt_slowest < 0 || opt_slowest > 1000) {
+        usage();
+    }
+    slow = calloc((size_t)opt_slowest + 1, sizeof *slow);
+    if (!lat_us || !conn_nth || !done_flag || !ws || !slow) {
         fprintf(stderr, "oload: out of memory\n");
         return 1;
     }
@@ -1000,13 +1026,35 @@ int main(int argc, char **argv)
             sorted[i] = (uint32_t)opt_timeout_ms * 1000u;
         }
     }
+    /* the slowest, before the sort loses which request was which:
+     * slow[] stays sorted, slowest first */
+    for (i = 0; i < nmeas && opt_slowest > 0; i++) {
+        long j;
+
+        if (nslow == opt_slowest && lat_us[i] <= lat_us[slow[nslow - 1]]) {
+            continue;
+        }
+        j = nslow < opt_slowest ? nslow++ : nslow - 1;
+        while (j > 0 && lat_us[slow[j - 1]] < lat_us[i]) {
+            slow[j] = slow[j - 1];
+            j--;
+        }
+        slow[j] = i;
+    }
+    printf("{\"slowest\": [");
+    for (i = 0; i < nslow; i++) {
+        printf("%s[%.3f, %.3f, %u]", i ? ", " : "", lat_us[slow[i]] / 1000.0,
+               (double)(sched_of(nreq_warm + slow[i]) - sched_of(nreq_warm))
+               / 1e6, (unsigned int)conn_nth[slow[i]]);
+    }
+    printf("], ");
     qsort(sorted, (size_t)nmeas, sizeof *sorted, cmp_u32);
     getrusage(RUSAGE_SELF, &ru);
     nfail = unsent;
     for (f = 0; f < F_NKIND; f++) {
         nfail += tot.n_fail[f];
     }
-    printf("{\"rate\": %.1f, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
+    printf("\"rate\": %.1f, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
            "\"mode\": \"%s\", \"tls\": %d, \"threads\": %d, \"scheduled\": %ld, "
            "\"ok\": %ld, \"failed\": %ld, \"unsent\": %ld, ",
            opt_rate, opt_dur, opt_warm, opt_ka ? "keepalive" : "close",
