@@ -290,16 +290,19 @@ static int fe_evict_fresh(fe_child_t *ch)
     return 1;
 }
 
-/* While deferring: 1 once a listening socket of ours has had a
- * connection waiting for FE_BACKLOG_STUCK (checked every
- * FE_BALANCE_EVERY with a zero-timeout poll: the sockets are out of our
- * pollset meanwhile).  A sibling that listens takes a connection within
- * microseconds; one still there two looks later is not being taken (the
- * sibling's row was stale: it paused, or deferred to us in turn). */
-#define FE_BACKLOG_STUCK apr_time_from_msec(20)
+/* 1 once a listening socket of ours has had a connection waiting for
+ * @a stuck (a zero-timeout poll: the sockets are out of our pollset while
+ * we pause or defer, and are looked at on the listener's passes).
+ * FE_BACKLOG_STUCK at the accept limit (fe_accept_overflow());
+ * FE_DEFER_STUCK while deferring, looked at every FE_BALANCE_EVERY: a
+ * sibling that listens takes a connection within microseconds, so one
+ * still there two looks later is not being taken (the sibling's row was
+ * stale: it paused, or deferred to us in turn). */
+#define FE_BACKLOG_STUCK apr_time_from_msec(100)
+#define FE_DEFER_STUCK   apr_time_from_msec(20)
 
 static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
-                                  apr_time_t now)
+                                  apr_time_t now, apr_time_t stuck)
 {
     struct pollfd pfd[8];
     int i, n = ch->acc.n < 8 ? ch->acc.n : 8;
@@ -317,7 +320,7 @@ static int fe_backlog_stuck_since(fe_child_t *ch, apr_time_t *since,
         *since = now;
         return 0;
     }
-    return now - *since >= FE_BACKLOG_STUCK;
+    return now - *since >= stuck;
 }
 
 /* 1 when this generation already runs as many accepting-capable
@@ -384,7 +387,7 @@ static int fe_may_accept(fe_child_t *ch)
     return fe_accept_overflow(&f, fe_work_idlers(ch),
                               fe_backlog_stuck_since(ch,
                                                      &ch->acc.overflow_since,
-                                                     now));
+                                                     now, FE_BACKLOG_STUCK));
 }
 
 /* 1 when this child leaves new connections to a sibling now (a quiet
@@ -409,7 +412,8 @@ static int fe_balance(fe_child_t *ch, apr_time_t now)
         ch->acc.sibling_room = fe_sb_sibling_room(ch);
         ch->acc.sibling_at = now;
         if (ch->acc.deferring
-            && fe_backlog_stuck_since(ch, &ch->acc.backlog_since, now)) {
+            && fe_backlog_stuck_since(ch, &ch->acc.backlog_since, now,
+                                      FE_DEFER_STUCK)) {
             /* Connections wait in the backlog and the sibling does not
              * take them (not listening yet, stopping, stuck): accept
              * again, and do not defer for a second. */

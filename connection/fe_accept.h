@@ -21,7 +21,7 @@ void fe_accept_update(fe_child_t *ch, apr_time_t now);
 /** Sibling rows are read at most this often, and a child that defers to
  *  a sibling looks again at least this often (the listener's poll
  *  timeout): the connections it leaves in the backlog wait for the sibling
- *  at most FE_BACKLOG_STUCK (fe_accept.c). */
+ *  at most FE_DEFER_STUCK (fe_accept.c). */
 #define FE_BALANCE_EVERY apr_time_from_msec(10)
 
 /** The child stops: the listening sockets are closed for good. */
