@@ -19,8 +19,11 @@
  * again.  So a hand-off costs one wake and one wait, where a condition
  * variable signalled under the lock made the woken popper block on the
  * mutex the pusher still held (measured: 6.7 futex calls per request with
- * 1000 keep-alive connections, against 2).  Entries go to the ring only
- * when nobody waits, so the ring and the waiters are never both non-empty.
+ * 1000 keep-alive connections, against 2).  fe_queue_push() puts entries
+ * in the ring only when nobody waits; fe_queue_push_lazy() leaves them
+ * there for a popper that is still running (it takes the ring before it
+ * blocks) or for fe_queue_release(), so with lazy pushes the ring and the
+ * waiters can both be non-empty.
  *
  * Interrupts and termination unlink waiters the same way with a result
  * (APR_EINTR, APR_EOF) instead of an entry.  fe_queue_interrupt_one()
@@ -236,7 +239,9 @@ apr_status_t fe_queue_create(fe_queue_t **qp, unsigned int capacity,
     return APR_SUCCESS;
 }
 
-apr_status_t fe_queue_push(fe_queue_t *q, void *item)
+/* fe_queue_push() and fe_queue_push_lazy(): @a lazy keeps the item in
+ * the ring while there is room, whoever waits. */
+static apr_status_t queue_push(fe_queue_t *q, void *item, int lazy)
 {
     fe_queue_waiter_t *w = NULL;
     apr_status_t rv;
@@ -251,7 +256,8 @@ apr_status_t fe_queue_push(fe_queue_t *q, void *item)
     if (q->terminated) {
         rv = APR_EOF;
     }
-    else if (q->waiters_tail != NULL) {
+    else if (q->waiters_tail != NULL
+             && (!lazy || q->nelts == q->capacity)) {
         w = q->waiters_tail;
         queue_give(q, w, APR_SUCCESS, item, NULL);
     }
@@ -268,6 +274,41 @@ apr_status_t fe_queue_push(fe_queue_t *q, void *item)
         sem_post(&w->wake);
     }
     return rv;
+}
+
+apr_status_t fe_queue_push(fe_queue_t *q, void *item)
+{
+    return queue_push(q, item, 0);
+}
+
+apr_status_t fe_queue_push_lazy(fe_queue_t *q, void *item)
+{
+    return queue_push(q, item, 1);
+}
+
+unsigned int fe_queue_release(fe_queue_t *q, unsigned int max)
+{
+    fe_queue_waiter_t *list = NULL, *w;
+    unsigned int n = 0;
+
+    if (max == 0 || apr_thread_mutex_lock(q->mutex) != APR_SUCCESS) {
+        return 0;
+    }
+    while (n < max && !q->terminated && q->nelts > 0
+           && (w = q->waiters_tail) != NULL) {
+        void *item = q->ring[q->out];
+
+        q->ring[q->out] = NULL;
+        q->out = (q->out + 1 == q->capacity) ? 0 : q->out + 1;
+        q->nelts--;
+        queue_give(q, w, APR_SUCCESS, item, NULL);
+        w->next = list;
+        list = w;
+        n++;
+    }
+    apr_thread_mutex_unlock(q->mutex);
+    queue_wake_list(list);
+    return n;
 }
 
 apr_status_t fe_queue_push_urgent(fe_queue_t *q, fe_qnode_t *node)

@@ -50,6 +50,20 @@ apr_status_t fe_queue_create(fe_queue_t **q, unsigned int capacity,
 apr_status_t fe_queue_push(fe_queue_t *q, void *item);
 
 /**
+ * As fe_queue_push(), but @a item waits in the queue even while poppers
+ * are blocked: for a pusher that counts on a popper already running to
+ * take it next, or on fe_queue_release() later.  When the queue is full
+ * it is handed to a blocked popper after all.  Same returns.
+ */
+apr_status_t fe_queue_push_lazy(fe_queue_t *q, void *item);
+
+/**
+ * Hand up to @a max queued items (oldest first; not the urgent lane) to
+ * blocked poppers, the most recently blocked first.  @return how many.
+ */
+unsigned int fe_queue_release(fe_queue_t *q, unsigned int max);
+
+/**
  * Append @a node to the urgent lane (unbounded, FIFO, served before the
  * items).  The queue owns node->next until the node is popped (it is NULL
  * again then).  @return APR_SUCCESS, APR_EOF after fe_queue_term(), or

@@ -438,6 +438,59 @@ static void test_handoff_lifo(void)
     FE_ASSERT_EQ_INT(fe_queue_idlers(q), 0);
 }
 
+/* Pacing (fe_work.c): a lazy push waits in the ring beside blocked
+ * poppers until fe_queue_release() hands it over, oldest first, to as
+ * many as asked; it goes to a blocked popper at once only when the ring
+ * is full. */
+static void test_lazy_push_release(void)
+{
+    fe_queue_t *q;
+    popper_t a, b;
+    void *item;
+    fe_qnode_t *node;
+
+    FE_ASSERT_EQ_INT(fe_queue_create(&q, 2, fe_test_pool), APR_SUCCESS);
+    /* nobody waits: the same as a push */
+    FE_ASSERT_EQ_INT(fe_queue_push_lazy(q, item_of(1)), APR_SUCCESS);
+    FE_ASSERT_EQ_INT(fe_queue_release(q, 5), 0);
+    FE_ASSERT_EQ_INT(fe_queue_trypop(q, &item, &node), APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(item, item_of(1));
+
+    popper_start(&a, q);
+    CU_ASSERT_TRUE(wait_idlers(q, 1));
+    popper_start(&b, q);
+    CU_ASSERT_TRUE(wait_idlers(q, 2));
+    FE_ASSERT_EQ_INT(fe_queue_push_lazy(q, item_of(2)), APR_SUCCESS);
+    FE_ASSERT_EQ_INT(fe_queue_push_lazy(q, item_of(3)), APR_SUCCESS);
+    /* both wait beside two blocked poppers, nobody was woken */
+    FE_ASSERT_EQ_INT(fe_queue_items_waiting(q), 2);
+    FE_ASSERT_EQ_INT(fe_queue_idlers(q), 2);
+    apr_sleep(apr_time_from_msec(20));
+    FE_ASSERT_EQ_INT(apr_atomic_read32(&a.done) + apr_atomic_read32(&b.done),
+                     0);
+    /* full ring: the next lazy push goes to the newest popper at once */
+    FE_ASSERT_EQ_INT(fe_queue_push_lazy(q, item_of(4)), APR_SUCCESS);
+    popper_join(&b);
+    FE_ASSERT_EQ_INT(b.rv, APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(b.item, item_of(4));
+    FE_ASSERT_EQ_INT(fe_queue_items_waiting(q), 2);
+    /* release hands out the oldest, to at most @max poppers */
+    FE_ASSERT_EQ_INT(fe_queue_release(q, 0), 0);
+    FE_ASSERT_EQ_INT(fe_queue_release(q, 1), 1);
+    popper_join(&a);
+    FE_ASSERT_EQ_INT(a.rv, APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(a.item, item_of(2));
+    /* nobody left to hand to: the last stays queued, in order */
+    FE_ASSERT_EQ_INT(fe_queue_release(q, 3), 0);
+    FE_ASSERT_EQ_INT(fe_queue_trypop(q, &item, &node), APR_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(item, item_of(3));
+    FE_ASSERT_EQ_INT(fe_queue_length(q), 0);
+    /* after termination: refused, nothing released */
+    fe_queue_term(q);
+    FE_ASSERT_EQ_INT(fe_queue_push_lazy(q, item_of(5)), APR_EOF);
+    FE_ASSERT_EQ_INT(fe_queue_release(q, 3), 0);
+}
+
 /* An entry handed over before fe_queue_term() stays the popper's: it is
  * returned with APR_SUCCESS, never dropped. */
 static void test_handoff_then_term(void)
@@ -748,6 +801,7 @@ int main(int argc, char **argv)
          test_interrupt_all},
         {"interrupt_one wakes exactly one", test_interrupt_one},
         {"a push goes to the newest blocked popper", test_handoff_lifo},
+        {"lazy push waits for a release (pacing)", test_lazy_push_release},
         {"an entry handed over before term is kept", test_handoff_then_term},
         {"pushes racing interrupts and term lose nothing",
          test_race_interrupt_term},
