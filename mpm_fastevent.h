@@ -57,6 +57,7 @@
 #include <stddef.h>
 
 #include "policy/fe_config.h"
+#include "policy/fe_connstate.h"
 #include "policy/fe_deadline.h"
 #include "policy/fe_kaslot.h"
 #include "policy/fe_timerq.h"
@@ -236,6 +237,19 @@ typedef struct fe_workers {
                                            it runs, 0 when idle */
     volatile int *tids;               /**< per worker: its kernel thread
                                            id (Linux), 0 when unknown */
+    unsigned int pace_width;          /**< CPUs the child runs on, 0: no
+                                           pacing (fe_work_pace()) */
+    unsigned int pace_allow;          /**< listener's: wakeups left */
+    volatile int pace_sampling;       /**< listener's word: workers
+                                           measure runs (pacing is on) */
+    volatile apr_uint64_t sampled_us; /**< workers': wall time of the
+                                           runs measured for pacing */
+    volatile apr_uint64_t blocked_us; /**< ... spent blocked */
+    volatile apr_uint32_t runs_sampled;  /**< ... how many runs */
+    apr_uint32_t pace_seen_runs;      /**< listener's: the counters at */
+    apr_uint64_t pace_seen_sampled;   /**<   its last judgement */
+    apr_uint64_t pace_seen_blocked;
+    fe_pace_judge_t pace;             /**< listener's: pacing on or off */
 } fe_workers_t;
 
 /** Accepting new connections: the listener thread's, except the caps

@@ -22,6 +22,7 @@
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
 #include "process/fe_child.h"
+#include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 #include "http_log.h"
@@ -190,23 +191,15 @@ static int fe_worker_running(fe_child_t *ch, int i)
 {
 #ifdef __linux__
     char path[64], line[512];
-    int fd, tid = ch->wk.tids[i];
-    ssize_t n;
+    int tid = ch->wk.tids[i];
 
     if (tid <= 0) {
         return 0;
     }
     apr_snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (fe_proc_read(path, line, sizeof line) < 0) {
         return 0;
     }
-    n = read(fd, line, sizeof line - 1);
-    close(fd);
-    if (n <= 0) {
-        return 0;
-    }
-    line[n] = '\0';
     return fe_task_state_running(line);
 #else
     (void)ch;

@@ -29,7 +29,9 @@
 #include "connection/fe_trim.h"
 #include "fdqueue/fe_kaset.h"
 #include "fdqueue/fe_work.h"
+#include "policy/fe_connstate.h"
 #include "process/fe_child.h"
+#include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 #include "http_log.h"
@@ -329,6 +331,11 @@ static apr_interval_time_t fe_poll_timeout(fe_child_t *ch, apr_time_t now)
         /* Round up to whole milliseconds: epoll cannot wait less. */
         t = (t + 999) / 1000 * 1000;
     }
+    /* Connections left in the queue by pacing: count the running
+     * workers again by the time one may be stale. */
+    if (fe_work_pace_pending(ch) && (t < 0 || t > FE_PACE_STALE)) {
+        t = FE_PACE_STALE;
+    }
     if (!ch->wakeable || ch->acc.disabled || ch->stop.listener_may_exit) {
         if (t < 0 || t > FE_RECHECK_INTERVAL) {
             t = FE_RECHECK_INTERVAL;
@@ -445,6 +452,8 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
          * stamped with it (timeouts, hand-off latency). */
         now = apr_time_now();
         ch->loop_now = now;
+        ch->wk.pace_width = (unsigned int)fe_cpu_width(ch);
+        fe_work_pace(ch, now);
         if (rv == APR_SUCCESS) {
             fe_handle_events(ch, out, n);
         }

@@ -429,7 +429,7 @@ void fe_unpark_locked(fe_child_t *ch, fe_conn_t *cs)
 void fe_park_dispatch(fe_child_t *ch, fe_conn_t *cs)
 {
     cs->ready_at = ch->loop_now;
-    if (fe_work_push(ch, cs) != APR_SUCCESS) {
+    if (fe_work_push_ready(ch, cs) != APR_SUCCESS) {
         /* Only after the queue's termination: the child is exiting now. */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ch->s, FELOGNO(10137)
                      "dropping a ready connection: the child is exiting");

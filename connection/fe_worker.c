@@ -15,11 +15,14 @@
 #include "connection/fe_timer.h"
 #include "connection/fe_worker.h"
 #include "fdqueue/fe_work.h"
+#include "policy/fe_connstate.h"
+#include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 
 #include <apr_atomic.h>
 #ifdef __linux__
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -49,6 +52,61 @@ static int fe_worker_may_leave(fe_child_t *ch)
     }
 }
 
+#if defined(__linux__)
+/* This thread's time on a CPU and waiting for one, in microseconds, from
+ * the kernel's schedstat line ("<run ns> <wait ns> <slices>"); 0 when
+ * unreadable (no /proc, a ChrootDir, no descriptor left). */
+static int fe_worker_sched_times(apr_uint64_t *run_us, apr_uint64_t *wait_us)
+{
+    char buf[96], *end;
+
+    if (fe_proc_read("/proc/thread-self/schedstat", buf, sizeof buf) < 0) {
+        return 0;
+    }
+    *run_us = strtoull(buf, &end, 10) / 1000;
+    if (end == buf) {
+        return 0;
+    }
+    *wait_us = strtoull(end, &end, 10) / 1000;
+    return 1;
+}
+#endif
+
+/* Run @a cs; while the child paces, every FE_PACE_SAMPLE_EVERY-th run
+ * (per worker, counted in @a *runs) is measured: of its wall time, how
+ * much did the thread spend neither on a CPU nor waiting for one, that
+ * is blocked (policy/fe_connstate.h, fe_pace_judge())? */
+static void fe_worker_run(fe_child_t *ch, fe_conn_t *cs, fe_worker_t *w,
+                          unsigned int *runs)
+{
+#if defined(__linux__)
+    apr_uint64_t run0, wait0, run1, wait1, wall, used;
+    apr_time_t t0;
+    int known;
+
+    if (ch->wk.pace_sampling && ++*runs % FE_PACE_SAMPLE_EVERY == 0) {
+        known = fe_worker_sched_times(&run0, &wait0);
+        t0 = apr_time_now();
+        fe_conn_run(cs, w);
+        wall = (apr_uint64_t)(apr_time_now() - t0);
+        /* Unreadable counts as blocked: a child that cannot measure its
+         * runs stops pacing. */
+        used = 0;
+        if (known && fe_worker_sched_times(&run1, &wait1)) {
+            used = (run1 - run0) + (wait1 - wait0);
+        }
+        apr_atomic_add64(&ch->wk.sampled_us, wall);
+        apr_atomic_add64(&ch->wk.blocked_us, wall > used ? wall - used : 0);
+        apr_atomic_inc32(&ch->wk.runs_sampled);
+        return;
+    }
+#else
+    (void)ch;
+    (void)runs;
+#endif
+    fe_conn_run(cs, w);
+}
+
 /* The next entry; a keep-alive event that went stale meanwhile (the
  * listener timed the connection out) is skipped. */
 static apr_status_t fe_worker_take(fe_child_t *ch, fe_work_t *wk)
@@ -71,6 +129,7 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
     fe_child_t *ch = arg->ch;
     fe_worker_t w;
     int counted = 1;          /* in ch->wk.alive */
+    unsigned int runs = 0;    /* connection runs, for fe_worker_run() */
 
     w.ch = ch;
     w.tid = arg->tid;
@@ -120,7 +179,7 @@ void *APR_THREAD_FUNC fe_worker_thread(apr_thread_t *thd, void *data)
             fe_metrics_handoff(ch->metrics,
                                ch->wk.busy_since[w.tid] - cs->ready_at);
         }
-        fe_conn_run(cs, &w);
+        fe_worker_run(ch, cs, &w, &runs);
         ch->wk.busy_since[w.tid] = 0;
         ch->wk.busy_fd[w.tid] = -1;
     }

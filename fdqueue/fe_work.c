@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -109,6 +110,90 @@ apr_status_t fe_work_push(fe_child_t *ch, void *item)
 apr_status_t fe_work_push_urgent(fe_child_t *ch, fe_qnode_t *node)
 {
     return fe_work_pushed(ch, fe_queue_push_urgent(ch->queue, node));
+}
+
+/* Pacing applies while the runs measured say the work stays on the CPU
+ * (fe_pace_judge()), while other programs use the server's CPUs (the
+ * parent's measurement for FastEventSchedBatch auto: alone on its CPUs,
+ * a child has nobody to leave room for, and one worker at a time per CPU
+ * would share the CPU per child instead of per connection), and while
+ * nothing else takes from the queue behind its back or holds workers
+ * outside it: not with the keep-alive set (its waiters are kicked, not
+ * handed entries), not while workers hold keep-alive connections (they
+ * never look at the queue), and not while the child stops. */
+static int fe_work_paced(fe_child_t *ch)
+{
+    return ch->wk.pace_width > 0 && ch->wk.pace.on
+           && fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED
+           && ch->ka.ep < 0 && !ch->stop.dying
+           && apr_atomic_read32(&ch->hold.holders) == 0;
+}
+
+/* Listener: judge the runs the workers measured since the last time,
+ * once there are enough of them (fe_pace_judge()), and tell the workers
+ * whether to measure. */
+static void fe_work_pace_judge(fe_child_t *ch, apr_time_t now)
+{
+    apr_uint32_t runs = apr_atomic_read32(&ch->wk.runs_sampled);
+    apr_uint64_t sampled = 0, blocked = 0;
+
+    if (runs - ch->wk.pace_seen_runs >= FE_PACE_MIN_SAMPLES) {
+        sampled = apr_atomic_read64(&ch->wk.sampled_us);
+        blocked = apr_atomic_read64(&ch->wk.blocked_us);
+        fe_pace_judge(&ch->wk.pace, sampled - ch->wk.pace_seen_sampled,
+                      blocked - ch->wk.pace_seen_blocked, now);
+        ch->wk.pace_seen_runs = runs;
+        ch->wk.pace_seen_sampled = sampled;
+        ch->wk.pace_seen_blocked = blocked;
+    }
+    else {
+        fe_pace_judge(&ch->wk.pace, 0, 0, now);
+    }
+    ch->wk.pace_sampling = fe_work_paced(ch);
+}
+
+apr_status_t fe_work_push_ready(fe_child_t *ch, void *item)
+{
+    if (!fe_work_paced(ch) || ch->wk.pace_allow > 0) {
+        if (ch->wk.pace_allow > 0) {
+            ch->wk.pace_allow--;
+        }
+        return fe_work_push(ch, item);
+    }
+    return fe_work_pushed(ch, fe_queue_push_lazy(ch->queue, item));
+}
+
+int fe_work_pace(fe_child_t *ch, apr_time_t now)
+{
+    unsigned int allow;
+
+    fe_work_pace_judge(ch, now);
+    if (!fe_work_paced(ch)) {
+        /* Connections left waiting by pacing go now. */
+        ch->wk.pace_allow = 0;
+        if (fe_queue_items_waiting(ch->queue) > 0
+            && fe_queue_idlers(ch->queue) > 0) {
+            fe_queue_release(ch->queue, UINT_MAX);
+        }
+        return 0;
+    }
+    allow = fe_pace_wakeups(ch->wk.pace_width,
+                            apr_atomic_read32(&ch->wk.alive),
+                            fe_queue_idlers(ch->queue), 0,
+                            fe_pace_stale(ch->wk.busy_since,
+                                          (unsigned int)ch->wk.started,
+                                          now));
+    if (allow > 0 && fe_queue_items_waiting(ch->queue) > 0) {
+        allow -= fe_queue_release(ch->queue, allow);
+    }
+    ch->wk.pace_allow = allow;
+    return fe_work_pace_pending(ch);
+}
+
+int fe_work_pace_pending(fe_child_t *ch)
+{
+    return ch->wk.pace_width > 0 && fe_queue_items_waiting(ch->queue) > 0
+           && fe_queue_idlers(ch->queue) > 0;
 }
 
 unsigned int fe_work_idlers(fe_child_t *ch)

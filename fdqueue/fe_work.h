@@ -6,7 +6,9 @@
  *
  * Any thread may push; every push wakes an idle worker (in the queue or in
  * the keep-alive poll set) and, when work waits without an idle worker,
- * calls back workers holding a keep-alive connection.  Pushes never block.
+ * calls back workers holding a keep-alive connection.  The listener's
+ * pushes of ready connections are paced to the CPUs instead
+ * (fe_work_push_ready()).  Pushes never block.
  */
 #ifndef FE_WORK_H
 #define FE_WORK_H
@@ -30,6 +32,29 @@ apr_status_t fe_work_setup(fe_child_t *ch, unsigned int capacity);
  *  or APR_EOF once the queue is terminated: the caller still owns it. */
 apr_status_t fe_work_push(fe_child_t *ch, void *item);
 apr_status_t fe_work_push_urgent(fe_child_t *ch, fe_qnode_t *node);
+
+/**
+ * Listener: hand a ready connection to the workers, waking an idle one
+ * only while the pace allows (policy/fe_connstate.h, "Wakeups paced to
+ * the CPUs"); otherwise it waits in the queue for a running worker, or
+ * for fe_work_pace().  As fe_work_push() when pacing is off, the child
+ * stops, or workers hold keep-alive connections (they do not take from
+ * the queue).  Same returns.
+ */
+apr_status_t fe_work_push_ready(fe_child_t *ch, void *item);
+
+/**
+ * Listener, at the top of every pass of its loop: count the running
+ * workers, hand waiting connections to idle ones as the pace allows, and
+ * set how many more this pass may wake.  Returns 1 while connections
+ * wait that an idle worker could take: the listener looks again within
+ * FE_PACE_STALE.
+ */
+int fe_work_pace(fe_child_t *ch, apr_time_t now);
+
+/** 1 while connections wait in the queue beside an idle worker (the
+ *  listener's poll timeout then stays within FE_PACE_STALE). */
+int fe_work_pace_pending(fe_child_t *ch);
 
 /**
  * Worker: the next entry, blocking until there is one.  APR_SUCCESS;

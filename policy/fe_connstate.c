@@ -6,6 +6,7 @@
  */
 #include "policy/fe_connstate.h"
 
+#include <limits.h>
 #include <string.h>
 
 int fe_conn_after_hooks(int rc_ok, int state, int aborted, int *bad)
@@ -167,6 +168,71 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
     missing -= recalls;
     callable = holders - recalls;
     return missing < callable ? missing : callable;
+}
+
+unsigned int fe_pace_stale(const volatile apr_time_t *busy_since,
+                           unsigned int n, apr_time_t now)
+{
+    unsigned int i, stale = 0;
+
+    for (i = 0; i < n; i++) {
+        apr_time_t since = busy_since[i];
+
+        stale += since != 0 && since <= now && now - since >= FE_PACE_STALE;
+    }
+    return stale;
+}
+
+void fe_pace_judge_init(fe_pace_judge_t *j)
+{
+    j->on = 1;
+    j->retry_at = 0;
+    j->backoff = FE_PACE_RETRY;
+}
+
+int fe_pace_judge(fe_pace_judge_t *j, apr_uint64_t wall,
+                  apr_uint64_t blocked, apr_time_t now)
+{
+    if (!j->on) {
+        /* Runs measured while unpaced say nothing (fe_connstate.h). */
+        if (now >= j->retry_at) {
+            j->on = 1;
+        }
+        return j->on;
+    }
+    if (wall == 0) {
+        return 1;
+    }
+    if (blocked > wall) {
+        blocked = wall;       /* clocks read one after the other */
+    }
+    /* Compared as a product: no rounding.  Kept below 2^62. */
+    while (wall > (APR_UINT64_C(1) << 60)) {
+        wall >>= 1;
+        blocked >>= 1;
+    }
+    if (blocked * 2 <= wall) {
+        j->backoff = FE_PACE_RETRY;   /* paced and passed */
+        return 1;
+    }
+    j->on = 0;
+    j->retry_at = now + j->backoff;
+    j->backoff = j->backoff >= FE_PACE_RETRY_MAX / 2 ? FE_PACE_RETRY_MAX
+                 : j->backoff * 2;
+    return 0;
+}
+
+unsigned int fe_pace_wakeups(unsigned int width, unsigned int alive,
+                             unsigned int idle, unsigned int holders,
+                             unsigned int stale)
+{
+    unsigned int off = idle + holders + stale;
+    unsigned int running = alive > off ? alive - off : 0;
+
+    if (width == 0) {
+        return UINT_MAX;
+    }
+    return running < width ? width - running : 0;
 }
 
 int fe_client_done(int http11, int opt_close, int opt_ka, int has_body)

@@ -13,6 +13,7 @@
 #define FE_CONNSTATE_H
 
 #include <apr.h>
+#include <apr_time.h>
 
 /* Mirror of httpd's conn_state_e (httpd.h, MMN 20120211:137 and later). */
 enum {
@@ -188,6 +189,80 @@ int fe_hold_allowed(const fe_hold_facts_t *f);
  *  the holders not already called. */
 unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
                             unsigned int waiting, unsigned int recalls);
+
+/**
+ * Wakeups paced to the CPUs.  A ready connection handed to an idle worker
+ * wakes it; when the listener wakes one per ready connection, a burst
+ * makes as many threads runnable as there were connections, and the
+ * kernel, not arrival order, decides which request goes next, while
+ * everything else on those CPUs (a load generator, PHP-FPM) waits behind
+ * all of them.  So the listener wakes workers only while fewer are
+ * running than the child has CPUs; the other ready connections wait in
+ * the worker queue, in order, for a running worker to take next
+ * (fdqueue/fe_work.c).
+ *
+ * A worker counts as running from its wakeup until it waits again, except
+ * while it holds a keep-alive connection and once it has spent
+ * FE_PACE_STALE on one connection: it may be blocked then (a backend, a
+ * disk, a slow client), and another one is woken.
+ */
+#define FE_PACE_STALE apr_time_from_msec(2)
+
+/**
+ * Pacing is only for connections that run on the CPU.  A worker that
+ * blocks (on a backend behind mod_proxy, a disk) is not running, but the
+ * listener cannot tell it from one that is, and every connection behind
+ * it would wait up to FE_PACE_STALE.  So while a child paces, its workers
+ * measure every FE_PACE_SAMPLE_EVERY-th connection run: its wall time,
+ * and the thread's time on a CPU and waiting for one (the kernel's
+ * schedstat); the rest it was blocked.  Every FE_PACE_MIN_SAMPLES runs
+ * measured, fe_pace_judge() turns pacing off when they were blocked for
+ * more than a quarter of their time, and it stays off for a while
+ * (FE_PACE_RETRY, doubled each time up to FE_PACE_RETRY_MAX while pacing
+ * keeps failing the test) before it is tried again.
+ *
+ * Runs are judged only while paced.  Unpaced, with dozens of workers
+ * runnable at once, they also block on each other's locks (a holder
+ * preempted, the others asleep behind it: measured up to 87 % of their
+ * time over HTTPS, against 1-5 % paced), which would keep pacing off
+ * exactly where it helps.  A child starts paced; where schedstat cannot
+ * be read (no /proc) it does not pace.
+ */
+#define FE_PACE_SAMPLE_EVERY 8
+#define FE_PACE_MIN_SAMPLES 32
+#define FE_PACE_RETRY apr_time_from_sec(10)
+#define FE_PACE_RETRY_MAX apr_time_from_sec(320)
+
+typedef struct fe_pace_judge {
+    int on;                      /**< pacing now */
+    apr_time_t retry_at;         /**< when off: try again from then */
+    apr_interval_time_t backoff; /**< the next time off lasts this long */
+} fe_pace_judge_t;
+
+/** A child's first judgement: on, off for FE_PACE_RETRY if it fails. */
+void fe_pace_judge_init(fe_pace_judge_t *j);
+
+/** Listener: judge the runs measured since the last call, @a wall time
+ *  and the part @a blocked (any unit; @a wall 0: none were), at @a now.
+ *  Returns j->on. */
+int fe_pace_judge(fe_pace_judge_t *j, apr_uint64_t wall,
+                  apr_uint64_t blocked, apr_time_t now);
+
+/** How many of the @a n workers whose current connection started at
+ *  @a busy_since (0: none) have spent FE_PACE_STALE or more on it at
+ *  @a now (a start after @a now, read from another thread's clock, is
+ *  not stale). */
+unsigned int fe_pace_stale(const volatile apr_time_t *busy_since,
+                           unsigned int n, apr_time_t now);
+
+/** How many idle workers the listener may wake now for ready
+ *  connections: @a width (the CPUs the child runs on; 0: no pacing, as
+ *  many as it likes) minus the running ones, which are the @a alive
+ *  workers that are not @a idle, not @a holders and not @a stale; 0 when
+ *  none is left. */
+unsigned int fe_pace_wakeups(unsigned int width, unsigned int alive,
+                             unsigned int idle, unsigned int holders,
+                             unsigned int stale);
 
 /**
  * Balance between the children of a listener bucket: 1 when this child

@@ -265,6 +265,7 @@ static fe_child_t *fe_child_create(int slot, int bucket)
     memset((void *)ch->wk.busy_fd, 0xff, ch->wk.n * sizeof *ch->wk.busy_fd);
     ch->wk.busy_since = apr_pcalloc(pchild,
                                     ch->wk.n * sizeof *ch->wk.busy_since);
+    fe_pace_judge_init(&ch->wk.pace);
     ch->wk.tids = apr_pcalloc(pchild, ch->wk.n * sizeof *ch->wk.tids);
     ch->acc.conns_left = ap_max_requests_per_child > 0
                          ? ap_max_requests_per_child : -1;

@@ -46,6 +46,23 @@ APLOG_USE_MODULE(mpm_fastevent);
  * moves only on an answer two looks in a row gave (fe_cpu_check()). */
 #define FE_CPU_EVERY apr_time_from_sec(1)
 
+apr_ssize_t fe_proc_read(const char *path, char *buf, apr_size_t size)
+{
+    ssize_t n;
+    int fd;
+
+    if (size == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return -1;
+    }
+    n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 #if defined(__linux__) && defined(CPU_SET)
 
 struct fe_cpu {
@@ -175,11 +192,19 @@ static void fe_cpu_check(fe_child_t *ch, int settled)
 
 /* In the child, before privileges are dropped (a ChrootDir hides /proc)
  * and before any thread is started. */
+/* The CPUs this process started with, for fe_cpu_width() when it is
+ * not placed (0: unknown). */
+static int fe_cpu_started_with;
+
 void fe_cpu_start(fe_child_t *ch)
 {
     struct fe_cpu *c;
+    cpu_set_t all;
     int i, k;
 
+    if (sched_getaffinity(0, sizeof all, &all) == 0) {
+        fe_cpu_started_with = CPU_COUNT(&all);
+    }
     if (!fe_g.lim.cpu_affinity || fe_g.one_process) {
         return;
     }
@@ -235,6 +260,14 @@ int fe_cpu_placed(const fe_child_t *ch)
     return ch->cpu != NULL ? ch->cpu->placed : FE_PLACE_ANY;
 }
 
+int fe_cpu_width(const fe_child_t *ch)
+{
+    if (ch->cpu != NULL) {
+        return ch->cpu->placed != FE_PLACE_ANY ? 1 : ch->cpu->ncpus;
+    }
+    return fe_cpu_started_with;
+}
+
 
 #else  /* no sched_setaffinity(): every child runs anywhere */
 
@@ -249,6 +282,11 @@ void fe_cpu_tick(fe_child_t *ch, apr_time_t now)
 int fe_cpu_placed(const fe_child_t *ch)
 {
     return FE_PLACE_ANY;
+}
+
+int fe_cpu_width(const fe_child_t *ch)
+{
+    return 0;
 }
 
 
@@ -468,20 +506,11 @@ static unsigned long long fe_proc_jiffies(pid_t pid)
 {
     char path[64], buf[1024], *p;
     unsigned long long ut = 0, st = 0;
-    ssize_t n;
-    int fd;
 
     apr_snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (fe_proc_read(path, buf, sizeof buf) < 0) {
         return 0;
     }
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) {
-        return 0;
-    }
-    buf[n] = '\0';
     p = strrchr(buf, ')');
     /* after the name: state, then fields 4..13, then utime and stime */
     if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "

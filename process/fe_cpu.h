@@ -15,8 +15,15 @@ void fe_cpu_start(fe_child_t *ch);
 /** Main thread: look again (at most once a second) and move if the
  *  place changed. */
 void fe_cpu_tick(fe_child_t *ch, apr_time_t now);
+/** Read the small file @a path (a /proc entry) into @a buf, NUL-
+ *  terminated: its length, or -1 when it cannot be read (gone, no /proc,
+ *  no descriptor left). */
+apr_ssize_t fe_proc_read(const char *path, char *buf, apr_size_t size);
 /** The CPU this child runs on, or FE_PLACE_ANY. */
 int fe_cpu_placed(const fe_child_t *ch);
+/** How many CPUs this child's threads may run on now: 1 when placed,
+ *  else those the process started with; 0 when unknown. */
+int fe_cpu_width(const fe_child_t *ch);
 /** Child, before any thread starts: SCHED_BATCH for all its threads. */
 void fe_sched_start(fe_child_t *ch);
 

@@ -60,7 +60,7 @@ struct fe_metrics {
     volatile apr_uint32_t sched_want;    /* 1 SCHED_BATCH, 2 default, 0 ? */
     volatile apr_uint32_t foreign_pct;   /* others' share of our CPUs */
     volatile apr_uint32_t sched_batch;   /* child: 1 under SCHED_BATCH */
-    apr_uint32_t pad_;
+    volatile apr_uint32_t pacing;        /* wakeups paced to the CPUs now */
     /* Ghost entries only: the slot shared with a newer process, and the
      * process row's counts. */
     volatile apr_uint32_t ghost_slot;
@@ -294,6 +294,7 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
         m->holders = apr_atomic_read32(&ch->hold.holders);
         m->queue_depth = fe_queue_length(ch->queue);
         m->stuck = ch->acc.stuck;
+        m->pacing = ch->wk.pace_sampling != 0;
         ch->gauges_at = now;
     }
     if (now - ch->rate_since >= apr_time_from_sec(1) || now < ch->rate_since) {
@@ -359,7 +360,7 @@ typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
     apr_uint64_t holders;
     apr_uint64_t hits, misses, preempts, trims, trim_kib;
-    int procs, paused, placed, batch, foreign;
+    int procs, paused, placed, batch, foreign, pacing;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
 
@@ -392,6 +393,7 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->paused += !m->accepting;
     t->placed += m->cpu_plus1 != 0;
     t->batch += m->sched_batch != 0;
+    t->pacing += m->pacing != 0;
     t->foreign = (int)m->foreign_pct;
     for (b = 0; b < FE_HIST_BUCKETS; b++) {
         t->handoff[b] += apr_atomic_read64(
@@ -406,6 +408,7 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
     ap_rprintf(r, "FastEventProcessesOnOneCPU: %d\n", t->placed);
     ap_rprintf(r, "FastEventProcessesSchedBatch: %d\n", t->batch);
     ap_rprintf(r, "FastEventForeignCPUPercent: %d\n", t->foreign);
+    ap_rprintf(r, "FastEventProcessesPacing: %d\n", t->pacing);
     ap_rprintf(r, "FastEventAccepts: %" APR_UINT64_T_FMT "\n", t->accepts);
     ap_rprintf(r, "FastEventAcceptsPerSec: %" APR_UINT64_T_FMT "\n",
                t->rate);

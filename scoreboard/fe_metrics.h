@@ -48,6 +48,12 @@ void fe_metrics_cpu(fe_metrics_t *m, int cpu);
  *  of the server's CPUs other programs use (percent, for the status). */
 void fe_metrics_sched_publish(int want, int foreign);
 
+/** The parent's word: other programs leave the server's CPUs alone
+ *  (SCHED_BATCH), or they use them; 0 before the first measurement and
+ *  when FastEventSchedBatch is not auto (nothing is measured). */
+#define FE_SCHED_WANT_BATCH 1
+#define FE_SCHED_WANT_SHARED 2
+
 /** Child: the parent's word (1, 2, or 0 before the first). */
 int fe_metrics_sched_want(const fe_metrics_t *m);
 

@@ -9,6 +9,7 @@ seconds.  Prints one line per check and closes with "N passed, N failed".
 Usage: t/restarts/run.py [--module PATH] [--name mpm_fastevent_module]
                          [--only SCENARIO] [--port N]
 """
+import http.client
 import os
 import signal
 import socket
@@ -750,6 +751,38 @@ def sorted_view(srv, ours, limit=8.0):
         time.sleep(0.25)
 
 
+def keepalive_clients(port, clients, requests, limit=30):
+    """clients threads, each making requests GETs of /index.html on one
+    keep-alive connection, 5 ms apart (so that the connection waits
+    between them); returns how many were answered 200."""
+    done = []
+    lock = threading.Lock()
+
+    def one():
+        ok = 0
+        try:
+            c = http.client.HTTPConnection(fe_test.HOST, port, timeout=5)
+            for _ in range(requests):
+                c.request("GET", "/index.html")
+                r = c.getresponse()
+                r.read()
+                ok += r.status == 200
+                time.sleep(0.005)
+            c.close()
+        except (OSError, http.client.HTTPException):
+            pass
+        with lock:
+            done.append(ok)
+
+    threads = [threading.Thread(target=one, daemon=True)
+               for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(limit)
+    return sum(done)
+
+
 def scenario_sched_batch(opts):
     """FastEventSchedBatch: with 'on' the MPM's threads of every child
     (main, listener, workers) run under SCHED_BATCH and mod_http2's
@@ -836,9 +869,12 @@ MaxSpareThreads 10"""
     srv.stop()
 
     # auto (the default): under SCHED_BATCH while the CPUs are the
-    # server's, off while other programs keep them busy.
-    srv = Server(opts, sizing, "LogLevel info\n")
+    # server's, off while other programs keep them busy; wakeups paced
+    # then (no keep-alive hold here, so that keep-alive requests go
+    # through the paced hand-off).
+    srv = Server(opts, sizing, "LogLevel info\nFastEventKeepAliveHold off\n")
     srv.start()
+    alone = srv.status()
     hogs = [subprocess.Popen([sys.executable, "-c",
                               "import time\nt = time.time() + 8\n"
                               "while time.time() < t: pass\n"])
@@ -849,6 +885,7 @@ MaxSpareThreads 10"""
             and "FE10198" in srv.read_log(), 6, every=0.5)
         view = policy_view(srv)
         st = srv.status()
+        paced_ok = keepalive_clients(srv.port, 20, 20)
     finally:
         for h in hogs:
             h.wait(15)
@@ -862,6 +899,18 @@ MaxSpareThreads 10"""
           "FastEventForeignCPUPercent %s, FastEventProcessesSchedBatch %s"
           % (st.get("FastEventForeignCPUPercent"),
              st.get("FastEventProcessesSchedBatch")))
+    check("auto: wakeups paced only while others use the CPUs: "
+          "FastEventProcessesPacing 0 alone, every process beside them",
+          alone.get("FastEventProcessesPacing") == "0"
+          and st.get("FastEventProcessesPacing") is not None
+          and st.get("FastEventProcessesPacing")
+          == st.get("FastEventProcesses"),
+          "alone %s, beside them %s of %s processes" % (
+              alone.get("FastEventProcessesPacing"),
+              st.get("FastEventProcessesPacing"),
+              st.get("FastEventProcesses")))
+    check("auto: paced, 20 keep-alive clients x 20 requests all answered "
+          "200", paced_ok == 400, "%d of 400" % paced_ok)
     srv.check_error_log("SCHED_BATCH auto")
     srv.stop()
 

@@ -1086,6 +1086,82 @@ static void test_backend_pacing(void)
     FE_ASSERT_EQ_INT(fe_backend_places(4000000000u, 10), 3600000000u);
 }
 
+/* ------------------------------------------------ wakeups paced to CPUs */
+
+static void test_pace_wakeups(void)
+{
+    /* width alive idle holders stale -> may wake */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(2, 25, 25, 0, 0), 2);   /* all idle */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(2, 25, 24, 0, 0), 1);   /* one runs */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(2, 25, 23, 0, 0), 0);   /* width used */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(2, 25, 10, 0, 0), 0);   /* over it */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(2, 25, 20, 3, 1), 1);   /* 1 running */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(1, 25, 20, 0, 5), 1);   /* all stale */
+    FE_ASSERT_EQ_INT(fe_pace_wakeups(1, 25, 20, 10, 10), 1); /* over-count */
+    FE_ASSERT_EQ_U64(fe_pace_wakeups(0, 25, 0, 0, 0), UINT_MAX); /* off */
+}
+
+static void test_pace_stale(void)
+{
+    apr_time_t now = apr_time_from_sec(1000);
+    apr_time_t since[6];
+
+    since[0] = 0;                                    /* idle */
+    since[1] = now;                                  /* just started */
+    since[2] = now - FE_PACE_STALE + 1;              /* not yet */
+    since[3] = now - FE_PACE_STALE;                  /* stale */
+    since[4] = now - apr_time_from_sec(5);           /* stale */
+    since[5] = now + apr_time_from_msec(1);          /* other clock: no */
+    FE_ASSERT_EQ_INT(fe_pace_stale(since, 6, now), 2);
+    FE_ASSERT_EQ_INT(fe_pace_stale(since, 0, now), 0);
+}
+
+static void test_pace_judge(void)
+{
+    fe_pace_judge_t j;
+    apr_time_t t = apr_time_from_sec(100);
+    apr_interval_time_t b;
+
+    fe_pace_judge_init(&j);
+    CU_ASSERT_TRUE(j.on);                      /* a child starts paced */
+    /* no runs measured: no change */
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 0, 0, t));
+    /* blocked half the time or less: stays on */
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 1000, 0, t));
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 1000, 500, t));
+    /* more: off for FE_PACE_RETRY */
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 1000, 501, t));
+    FE_ASSERT_EQ_U64(j.retry_at, t + FE_PACE_RETRY);
+    /* while off, runs say nothing (unpaced ones block on each other) */
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 1000, 0, t + 1));
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 0, 0, t + FE_PACE_RETRY - 1));
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 0, 0, t + FE_PACE_RETRY));
+    /* failing again: off twice as long, doubling up to the cap */
+    t += FE_PACE_RETRY;
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 1000, 900, t));
+    FE_ASSERT_EQ_U64(j.retry_at, t + 2 * FE_PACE_RETRY);
+    for (b = 0; b < 20; b++) {
+        t = j.retry_at;
+        CU_ASSERT_TRUE(fe_pace_judge(&j, 0, 0, t));
+        CU_ASSERT_FALSE(fe_pace_judge(&j, 1000, 1000, t));
+        CU_ASSERT_TRUE(j.retry_at - t <= FE_PACE_RETRY_MAX);
+    }
+    FE_ASSERT_EQ_U64(j.retry_at - t, FE_PACE_RETRY_MAX);
+    /* a window that passes resets the back-off */
+    t = j.retry_at;
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 0, 0, t));
+    CU_ASSERT_TRUE(fe_pace_judge(&j, 1000, 100, t));
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 1000, 999, t));
+    FE_ASSERT_EQ_U64(j.retry_at, t + FE_PACE_RETRY);
+    /* blocked over wall (clocks read apart) is all blocked; huge sums
+     * do not overflow */
+    fe_pace_judge_init(&j);
+    CU_ASSERT_FALSE(fe_pace_judge(&j, 10, 20, t));
+    fe_pace_judge_init(&j);
+    CU_ASSERT_TRUE(fe_pace_judge(&j, UINT64_MAX, UINT64_MAX / 4, t));
+    CU_ASSERT_FALSE(fe_pace_judge(&j, UINT64_MAX, UINT64_MAX / 4 * 3, t));
+}
+
 static const fe_test_case_t cases[] = {
     {"after hooks: table names every state once", test_hooks_table_complete},
     {"after hooks: state x rc x aborted, bad flag", test_hooks_all},
@@ -1112,6 +1188,9 @@ static const fe_test_case_t cases[] = {
     {"hold: recall converges to the need", test_hold_recall_converges},
     {"stuck mark: task state line", test_task_state},
     {"backend pacing: share and waiting work", test_backend_pacing},
+    {"wakeups paced: how many may wake", test_pace_wakeups},
+    {"wakeups paced: stale workers", test_pace_stale},
+    {"wakeups paced: judged on blocked time", test_pace_judge},
     {NULL, NULL}
 };
 
