@@ -217,14 +217,14 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
  * and the thread's time on a CPU and waiting for one (the kernel's
  * schedstat); the rest it was blocked.  Every FE_PACE_MIN_SAMPLES runs
  * measured, fe_pace_judge() turns pacing off when they were blocked for
- * more than a quarter of their time, and it stays off for a while
+ * more than half their time, and it stays off for a while
  * (FE_PACE_RETRY, doubled each time up to FE_PACE_RETRY_MAX while pacing
  * keeps failing the test) before it is tried again.
  *
  * Runs are judged only while paced.  Unpaced, with dozens of workers
  * runnable at once, they also block on each other's locks (a holder
  * preempted, the others asleep behind it: measured up to 87 % of their
- * time over HTTPS, against 1-5 % paced), which would keep pacing off
+ * time over HTTPS, against 0-28 % paced), which would keep pacing off
  * exactly where it helps.  A child starts paced; where schedstat cannot
  * be read (no /proc) it does not pace.
  */

@@ -190,12 +190,12 @@ static void fe_cpu_check(fe_child_t *ch, int settled)
     }
 }
 
-/* In the child, before privileges are dropped (a ChrootDir hides /proc)
- * and before any thread is started. */
 /* The CPUs this process started with, for fe_cpu_width() when it is
  * not placed (0: unknown). */
 static int fe_cpu_started_with;
 
+/* In the child, before privileges are dropped (a ChrootDir hides /proc)
+ * and before any thread is started. */
 void fe_cpu_start(fe_child_t *ch)
 {
     struct fe_cpu *c;
