@@ -152,6 +152,11 @@ static void fe_work_pace_judge(fe_child_t *ch, apr_time_t now)
     ch->wk.pace_sampling = fe_work_paced(ch);
 }
 
+int fe_work_pacing(fe_child_t *ch)
+{
+    return fe_work_paced(ch);
+}
+
 apr_status_t fe_work_push_ready(fe_child_t *ch, void *item)
 {
     if (!fe_work_paced(ch) || ch->wk.pace_allow > 0) {

@@ -52,6 +52,10 @@ apr_status_t fe_work_push_ready(fe_child_t *ch, void *item);
  */
 int fe_work_pace(fe_child_t *ch, apr_time_t now);
 
+/** 1 while the child paces its wakeups now (any thread: the listener's
+ *  decision read without a lock, for mod_status). */
+int fe_work_pacing(fe_child_t *ch);
+
 /** 1 while connections wait in the queue beside an idle worker (the
  *  listener's poll timeout then stays within FE_PACE_STALE). */
 int fe_work_pace_pending(fe_child_t *ch);

@@ -221,6 +221,7 @@ static void fe_main_thread_loop(fe_child_t *ch)
         }
         fe_cpu_tick(ch, apr_time_now());
         fe_sched_tick(ch);
+        fe_metrics_pacing(ch->metrics, fe_work_pacing(ch));
         if (n <= 0 || pfd.fd < 0) {
             continue;
         }

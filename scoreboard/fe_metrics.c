@@ -294,7 +294,6 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
         m->holders = apr_atomic_read32(&ch->hold.holders);
         m->queue_depth = fe_queue_length(ch->queue);
         m->stuck = ch->acc.stuck;
-        m->pacing = ch->wk.pace_sampling != 0;
         ch->gauges_at = now;
     }
     if (now - ch->rate_since >= apr_time_from_sec(1) || now < ch->rate_since) {
@@ -332,6 +331,16 @@ void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome)
         apr_atomic_inc64(outcome == FE_HOLD_HIT ? &m->hold_hits
                          : outcome == FE_HOLD_MISS ? &m->hold_misses
                          : &m->hold_preempts);
+    }
+}
+
+/* Child's main thread, every tick: whether the child paces its wakeups
+ * (published there, not by the listener, which may sleep long when
+ * idle). */
+void fe_metrics_pacing(fe_metrics_t *m, int on)
+{
+    if (m != NULL && m->pid == getpid()) {
+        m->pacing = on != 0;
     }
 }
 

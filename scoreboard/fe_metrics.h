@@ -40,6 +40,8 @@ typedef enum fe_hold_outcome {
 } fe_hold_outcome_e;
 
 void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome);
+/** Child's main thread: it paces its wakeups now (1) or not (0). */
+void fe_metrics_pacing(fe_metrics_t *m, int on);
 /** Child: the CPU it runs on, or FE_PLACE_ANY. */
 void fe_metrics_cpu(fe_metrics_t *m, int cpu);
 
