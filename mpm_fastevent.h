@@ -237,8 +237,6 @@ typedef struct fe_workers {
                                            it runs, 0 when idle */
     volatile int *tids;               /**< per worker: its kernel thread
                                            id (Linux), 0 when unknown */
-    unsigned int pace_width;          /**< CPUs the child runs on, 0: no
-                                           pacing (fe_work_pace()) */
     unsigned int pace_allow;          /**< listener's: wakeups left */
     volatile int pace_sampling;       /**< listener's word: workers
                                            measure runs (pacing is on) */

@@ -31,7 +31,6 @@
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
 #include "process/fe_child.h"
-#include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "scoreboard/fe_sb.h"
 #include "http_log.h"
@@ -452,7 +451,6 @@ void *APR_THREAD_FUNC fe_listener_thread(apr_thread_t *thd, void *data)
          * stamped with it (timeouts, hand-off latency). */
         now = apr_time_now();
         ch->loop_now = now;
-        ch->wk.pace_width = (unsigned int)fe_cpu_width(ch);
         fe_work_pace(ch, now);
         if (rv == APR_SUCCESS) {
             fe_handle_events(ch, out, n);

@@ -21,6 +21,7 @@
 #include "fdqueue/fe_kaset.h"
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
+#include "process/fe_cpu.h"
 #include "scoreboard/fe_metrics.h"
 #include "http_log.h"
 
@@ -123,7 +124,7 @@ apr_status_t fe_work_push_urgent(fe_child_t *ch, fe_qnode_t *node)
  * never look at the queue), and not while the child stops. */
 static int fe_work_paced(fe_child_t *ch)
 {
-    return ch->wk.pace_width > 0 && ch->wk.pace.on
+    return fe_cpu_width(ch) > 0 && ch->wk.pace.on
            && fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED
            && ch->ka.ep < 0 && !ch->stop.dying
            && apr_atomic_read32(&ch->hold.holders) == 0;
@@ -168,7 +169,7 @@ apr_status_t fe_work_push_ready(fe_child_t *ch, void *item)
     return fe_work_pushed(ch, fe_queue_push_lazy(ch->queue, item));
 }
 
-int fe_work_pace(fe_child_t *ch, apr_time_t now)
+void fe_work_pace(fe_child_t *ch, apr_time_t now)
 {
     unsigned int allow;
 
@@ -180,9 +181,9 @@ int fe_work_pace(fe_child_t *ch, apr_time_t now)
             && fe_queue_idlers(ch->queue) > 0) {
             fe_queue_release(ch->queue, UINT_MAX);
         }
-        return 0;
+        return;
     }
-    allow = fe_pace_wakeups(ch->wk.pace_width,
+    allow = fe_pace_wakeups((unsigned int)fe_cpu_width(ch),
                             apr_atomic_read32(&ch->wk.alive),
                             fe_queue_idlers(ch->queue), 0,
                             fe_pace_stale(ch->wk.busy_since,
@@ -192,12 +193,12 @@ int fe_work_pace(fe_child_t *ch, apr_time_t now)
         allow -= fe_queue_release(ch->queue, allow);
     }
     ch->wk.pace_allow = allow;
-    return fe_work_pace_pending(ch);
 }
 
 int fe_work_pace_pending(fe_child_t *ch)
 {
-    return ch->wk.pace_width > 0 && fe_queue_items_waiting(ch->queue) > 0
+    /* Only lazy pushes leave entries beside idle workers. */
+    return fe_queue_items_waiting(ch->queue) > 0
            && fe_queue_idlers(ch->queue) > 0;
 }
 

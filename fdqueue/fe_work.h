@@ -46,11 +46,9 @@ apr_status_t fe_work_push_ready(fe_child_t *ch, void *item);
 /**
  * Listener, at the top of every pass of its loop: count the running
  * workers, hand waiting connections to idle ones as the pace allows, and
- * set how many more this pass may wake.  Returns 1 while connections
- * wait that an idle worker could take: the listener looks again within
- * FE_PACE_STALE.
+ * set how many more this pass may wake.
  */
-int fe_work_pace(fe_child_t *ch, apr_time_t now);
+void fe_work_pace(fe_child_t *ch, apr_time_t now);
 
 /** 1 while the child paces its wakeups now (any thread: the listener's
  *  decision read without a lock, for mod_status). */

@@ -441,19 +441,20 @@ void fe_sched_tick(fe_child_t *ch)
         fe_sched.sorted_at = now;
         (void)fe_sched_apply(ch, 1);
     }
-    if (!fe_sched.managed || want == 0 || (want == 1) == fe_sched.batch) {
+    if (!fe_sched.managed || want == 0
+        || (want == FE_SCHED_WANT_BATCH) == fe_sched.batch) {
         return;
     }
-    err = fe_sched_apply(ch, want == 1);
+    err = fe_sched_apply(ch, want == FE_SCHED_WANT_BATCH);
     if (err != 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, err, ch->s, FELOGNO(10197)
                      "could not move the threads of slot %d %s SCHED_BATCH; "
                      "it stops following FastEventSchedBatch auto",
-                     ch->slot, want == 1 ? "to" : "off");
+                     ch->slot, want == FE_SCHED_WANT_BATCH ? "to" : "off");
         fe_sched.managed = 0;
         return;
     }
-    fe_sched.batch = want == 1;
+    fe_sched.batch = want == FE_SCHED_WANT_BATCH;
     fe_metrics_sched_now(ch->metrics, fe_sched.batch);
 }
 
@@ -551,7 +552,8 @@ void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
         int was = fe_probe.st.batch;
 
         want = fe_sched_next(&fe_probe.st, foreign);
-        fe_metrics_sched_publish(want ? 1 : 2, foreign);
+        fe_metrics_sched_publish(want ? FE_SCHED_WANT_BATCH
+                                      : FE_SCHED_WANT_SHARED, foreign);
         if (want != was) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
                          FELOGNO(10198) "other programs use %d%% of the "
