@@ -7,7 +7,7 @@
  * every worker of every child, and static files, /server-status and
  * everything else would wait behind them.  So while other work waits in
  * a child's worker queue for a worker, or other requests keep coming (at
- * least FE_BACKEND_MIXED a second), at most (100 - FastEventProxyReserve)
+ * least FE_BACKEND_MIXED a second in any child), at most (100 - FastEventProxyReserve)
  * percent of its workers (75 % by default) may be inside a proxy handler;
  * a child that only proxies lets proxied requests use every worker, as
  * under stock event (rule: fe_backend_may_start(), policy/fe_connstate.c).  A
@@ -27,6 +27,7 @@
 #include "connection/fe_backend.h"
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
+#include "scoreboard/fe_metrics.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -105,10 +106,18 @@ static void fe_backend_count_other(fe_child_t *ch)
                          now == stamp + 1 ? last : 0);
         apr_atomic_set32(&ch->backend.others_sec, now);
     }
-    apr_atomic_inc32(&ch->backend.others_count);
+    if (apr_atomic_inc32(&ch->backend.others_count) + 1 == FE_BACKEND_MIXED) {
+        fe_metrics_site_others(now);      /* once a second at most */
+    }
 }
 
-/* The child serves other requests too: keep the reserve for them. */
+/* The server serves other requests too: keep the reserve for them.  The
+ * other children's count matters as much as this one's: the listeners of
+ * a server share its listening sockets, and one of them can take every
+ * static request for seconds while another takes proxied ones; that one,
+ * counting only its own, let the proxied requests take all its workers,
+ * and the next static request it took waited for a backend to answer
+ * (t/dropin proxy: 3 s, 6 s backend). */
 static int fe_backend_mixed(fe_child_t *ch)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
@@ -116,7 +125,8 @@ static int fe_backend_mixed(fe_child_t *ch)
     return fe_backend_others(apr_atomic_read32(&ch->backend.others_sec),
                              apr_atomic_read32(&ch->backend.others_count),
                              apr_atomic_read32(&ch->backend.others_prev),
-                             now) >= FE_BACKEND_MIXED;
+                             now) >= FE_BACKEND_MIXED
+           || fe_backend_recent(fe_metrics_site_others_sec(), now);
 }
 
 static void fe_backend_retry(void *baton);

@@ -286,6 +286,11 @@ unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
     return now_sec == stamp + 1 ? count : 0;
 }
 
+int fe_backend_recent(apr_uint32_t stamp, apr_uint32_t now_sec)
+{
+    return stamp != 0 && (now_sec == stamp || now_sec == stamp + 1);
+}
+
 unsigned int fe_backend_places(unsigned int threads, int reserve)
 {
     unsigned long n;

@@ -351,6 +351,11 @@ int fe_backend_may_start(unsigned int busy, unsigned int places,
 unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
                                apr_uint32_t prev, apr_uint32_t now_sec);
 
+/** Whether second @a stamp, the last in which some child served
+ *  FE_BACKEND_MIXED requests that were not proxied (0: none yet), is this
+ *  second @a now_sec or the one before (as fe_backend_others() counts). */
+int fe_backend_recent(apr_uint32_t stamp, apr_uint32_t now_sec);
+
 /** Workers of a child that may be inside proxy handlers while other work
  *  waits: ThreadsPerChild less @a reserve percent, at least 1; all of them
  *  with a reserve of 0 (off). */

@@ -39,7 +39,8 @@ APLOG_USE_MODULE(mpm_fastevent);
 
 /* The layout is part of the key: a restart that loads a different build
  * of the module gets a segment of its own instead of the old one's. */
-#define FE_METRICS_KEY_FMT "mpm_fastevent_metrics_%" APR_SIZE_T_FMT
+#define FE_METRICS_KEY_FMT "mpm_fastevent_metrics_%" APR_SIZE_T_FMT "_%" \
+                           APR_SIZE_T_FMT
 
 /* One per scoreboard slot. */
 struct fe_metrics {
@@ -80,15 +81,29 @@ _Static_assert(offsetof(struct fe_metrics, hold_hits) % 8 == 0
                && sizeof(struct fe_metrics) % 8 == 0,
                "fe_metrics: 64-bit counters must stay 8-byte aligned");
 
+/* One for the whole server, after the ghost entries: what every child
+ * decides from the others' traffic too. */
+typedef struct fe_metrics_site {
+    /* The last second (apr_time_sec) in which a child served
+     * FE_BACKEND_MIXED requests that were not proxied (fe_backend.c). */
+    volatile apr_uint32_t others_sec;
+    volatile apr_uint32_t unused;
+} fe_metrics_site_t;
+
 typedef struct fe_metrics_seg {
     fe_metrics_t *slots;          /* n slots, then nghost ghost entries */
+    fe_metrics_site_t *site;      /* after them */
     int n;
     int nghost;
 } fe_metrics_seg_t;
 
+/* The child's own copy of seg->site, set when it attaches. */
+static fe_metrics_site_t *fe_site;
+
 static const char *fe_metrics_key(char *buf, apr_size_t len)
 {
-    apr_snprintf(buf, len, FE_METRICS_KEY_FMT, sizeof(fe_metrics_t));
+    apr_snprintf(buf, len, FE_METRICS_KEY_FMT, sizeof(fe_metrics_t),
+                 sizeof(fe_metrics_site_t));
     return buf;
 }
 
@@ -114,7 +129,7 @@ void fe_metrics_init(server_rec *s)
     seg = ap_retained_data_create(fe_metrics_key(key, sizeof key),
                                   sizeof *seg);
     size = (apr_size_t)fe_g.lim.server_limit * (1 + FE_GHOSTS_PER_SLOT)
-           * sizeof(fe_metrics_t);
+           * sizeof(fe_metrics_t) + sizeof(fe_metrics_site_t);
     rv = apr_shm_create(&shm, size, NULL, ap_pglobal);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, FELOGNO(10170)
@@ -126,6 +141,7 @@ void fe_metrics_init(server_rec *s)
     seg->slots = apr_shm_baseaddr_get(shm);
     seg->n = fe_g.lim.server_limit;
     seg->nghost = fe_g.lim.server_limit * FE_GHOSTS_PER_SLOT;
+    seg->site = (fe_metrics_site_t *)(seg->slots + seg->n + seg->nghost);
     memset(seg->slots, 0, size);
 }
 
@@ -208,7 +224,20 @@ fe_metrics_t *fe_metrics_attach(int slot)
     }
     m->accepting = 1;                    /* the listener starts accepting */
     m->pid = getpid();
+    fe_site = seg->site;
     return m;
+}
+
+void fe_metrics_site_others(apr_uint32_t sec)
+{
+    if (fe_site != NULL) {
+        fe_site->others_sec = sec;
+    }
+}
+
+apr_uint32_t fe_metrics_site_others_sec(void)
+{
+    return fe_site != NULL ? fe_site->others_sec : 0;
 }
 
 void fe_metrics_sched_publish(int want, int foreign)

@@ -42,6 +42,13 @@ typedef enum fe_hold_outcome {
 void fe_metrics_hold(fe_metrics_t *m, fe_hold_outcome_e outcome);
 /** Child's main thread: it paces its wakeups now (1) or not (0). */
 void fe_metrics_pacing(fe_metrics_t *m, int on);
+/** Child (fe_backend.c): in second @a sec (apr_time_sec) it served
+ *  FE_BACKEND_MIXED requests that were not proxied.  One word for the
+ *  whole server, so that every child keeps its reserve for them: a child
+ *  whose listener happened to take none of them sees them too. */
+void fe_metrics_site_others(apr_uint32_t sec);
+/** The last such second of any child, 0 when none (or no segment). */
+apr_uint32_t fe_metrics_site_others_sec(void);
 /** Child: the CPU it runs on, or FE_PLACE_ANY. */
 void fe_metrics_cpu(fe_metrics_t *m, int cpu);
 
