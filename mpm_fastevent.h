@@ -248,6 +248,9 @@ typedef struct fe_workers {
     apr_uint64_t pace_seen_sampled;   /**<   its last judgement */
     apr_uint64_t pace_seen_blocked;
     fe_pace_judge_t pace;             /**< listener's: pacing on or off */
+    int pace_proxied;                 /**< listener's: a proxied request
+                                           came within
+                                           FE_PACE_PROXY_QUIET */
 } fe_workers_t;
 
 /** Accepting new connections: the listener thread's, except the caps
@@ -368,6 +371,8 @@ typedef struct fe_backend_use {
     volatile apr_uint32_t others_sec;   /**< second of others_count */
     volatile apr_uint32_t others_count; /**< requests not proxied in it */
     volatile apr_uint32_t others_prev;  /**< ... in the second before */
+    volatile apr_uint32_t proxied_sec;  /**< last second with a proxied
+                                             request (pacing) */
     apr_time_t logged;                /**< last FE10180 (rate limit) */
 } fe_backend_use_t;
 

@@ -16,7 +16,9 @@
  * until it may start; after max(Timeout, 60 s) it gets 503 with
  * Retry-After.  The retry completes the request the way mod_dialup does,
  * and fe_timer.c hands the connection back to the MPM.
- * FastEventProxyReserve off turns all of this off.
+ * FastEventProxyReserve off turns all of this off.  Either way, a proxied
+ * request keeps the child from pacing its wakeups for a while
+ * (FE_PACE_PROXY_QUIET): its worker waits on the backend.
  *
  * Only HTTP/1 connections the MPM owns are paced: HTTP/2 streams run in
  * mod_http2's own threads.
@@ -126,7 +128,19 @@ static int fe_backend_mixed(fe_child_t *ch)
                              apr_atomic_read32(&ch->backend.others_count),
                              apr_atomic_read32(&ch->backend.others_prev),
                              now) >= FE_BACKEND_MIXED
-           || fe_backend_recent(fe_metrics_site_others_sec(), now);
+           || fe_sec_recent(fe_metrics_site_others_sec(), now, 2);
+}
+
+/* A proxied request in this second: the child does not pace its wakeups
+ * for a while (FE_PACE_PROXY_QUIET, fdqueue/fe_work.c).  Stored once a
+ * second, not by every request. */
+static void fe_backend_note_proxied(fe_child_t *ch)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+
+    if (apr_atomic_read32(&ch->backend.proxied_sec) != now) {
+        apr_atomic_set32(&ch->backend.proxied_sec, now);
+    }
 }
 
 static void fe_backend_retry(void *baton);
@@ -138,12 +152,18 @@ static int fe_backend_handler(request_rec *r)
     fe_conn_t *cs = fe_conn_from_c(r->connection);
     fe_backend_req_t *br;
 
-    if (ch == NULL || fe_g.lim.proxy_reserve <= 0 || r->main != NULL
-        || r->connection->master != NULL || cs == NULL || cs->fresh) {
+    if (ch == NULL || r->main != NULL || r->connection->master != NULL
+        || cs == NULL || cs->fresh) {
         return DECLINED;
     }
     if (!fe_is_proxied(r)) {
-        fe_backend_count_other(ch);
+        if (fe_g.lim.proxy_reserve > 0) {
+            fe_backend_count_other(ch);
+        }
+        return DECLINED;
+    }
+    fe_backend_note_proxied(ch);
+    if (fe_g.lim.proxy_reserve <= 0) {
         return DECLINED;
     }
     br = ap_get_module_config(r->request_config, &mpm_fastevent_module);

@@ -117,14 +117,15 @@ apr_status_t fe_work_push_urgent(fe_child_t *ch, fe_qnode_t *node)
  * (fe_pace_judge()), while other programs use the server's CPUs (the
  * parent's measurement for FastEventSchedBatch auto: alone on its CPUs,
  * a child has nobody to leave room for, and one worker at a time per CPU
- * would share the CPU per child instead of per connection), and while
+ * would share the CPU per child instead of per connection), while no
+ * request went to a backend lately (FE_PACE_PROXY_QUIET), and while
  * nothing else takes from the queue behind its back or holds workers
  * outside it: not with the keep-alive set (its waiters are kicked, not
  * handed entries), not while workers hold keep-alive connections (they
  * never look at the queue), and not while the child stops. */
 static int fe_work_paced(fe_child_t *ch)
 {
-    return fe_cpu_width(ch) > 0 && ch->wk.pace.on
+    return fe_cpu_width(ch) > 0 && ch->wk.pace.on && !ch->wk.pace_proxied
            && fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED
            && ch->ka.ep < 0 && !ch->stop.dying
            && apr_atomic_read32(&ch->hold.holders) == 0;
@@ -138,6 +139,9 @@ static void fe_work_pace_judge(fe_child_t *ch, apr_time_t now)
     apr_uint32_t runs = apr_atomic_read32(&ch->wk.runs_sampled);
     apr_uint64_t sampled = 0, blocked = 0;
 
+    ch->wk.pace_proxied = fe_sec_recent(
+        apr_atomic_read32(&ch->backend.proxied_sec),
+        (apr_uint32_t)apr_time_sec(now), FE_PACE_PROXY_QUIET);
     if (runs - ch->wk.pace_seen_runs >= FE_PACE_MIN_SAMPLES) {
         sampled = apr_atomic_read64(&ch->wk.sampled_us);
         blocked = apr_atomic_read64(&ch->wk.blocked_us);

@@ -286,9 +286,10 @@ unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
     return now_sec == stamp + 1 ? count : 0;
 }
 
-int fe_backend_recent(apr_uint32_t stamp, apr_uint32_t now_sec)
+int fe_sec_recent(apr_uint32_t stamp, apr_uint32_t now_sec,
+                  apr_uint32_t window)
 {
-    return stamp != 0 && (now_sec == stamp || now_sec == stamp + 1);
+    return stamp != 0 && now_sec - stamp < window;
 }
 
 unsigned int fe_backend_places(unsigned int threads, int reserve)

@@ -230,6 +230,18 @@ unsigned int fe_hold_recall(unsigned int holders, unsigned int idle,
  */
 #define FE_PACE_SAMPLE_EVERY 8
 #define FE_PACE_MIN_SAMPLES 32
+/**
+ * A request handed to mod_proxy blocks its worker on the backend, and a
+ * backend on the same CPUs (PHP-FPM) is the very program pacing leaves
+ * room for; yet the judgement above does not always see it: beside busy
+ * CPUs, the TLS work and the wait for a CPU around each backend call kept
+ * the sampled runs under half blocked, and one worker at a time per
+ * child let 10-39 ready connections wait beside 47 idle workers
+ * (bench tls_fpm50, shared+hog: p99 0.2-0.66 s against event's 0.03).  So
+ * a child does not pace for FE_PACE_PROXY_QUIET seconds after a proxied
+ * request (connection/fe_backend.c).
+ */
+#define FE_PACE_PROXY_QUIET 10
 #define FE_PACE_RETRY apr_time_from_sec(10)
 #define FE_PACE_RETRY_MAX apr_time_from_sec(320)
 
@@ -351,10 +363,12 @@ int fe_backend_may_start(unsigned int busy, unsigned int places,
 unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,
                                apr_uint32_t prev, apr_uint32_t now_sec);
 
-/** Whether second @a stamp, the last in which some child served
- *  FE_BACKEND_MIXED requests that were not proxied (0: none yet), is this
- *  second @a now_sec or the one before (as fe_backend_others() counts). */
-int fe_backend_recent(apr_uint32_t stamp, apr_uint32_t now_sec);
+/** Whether second @a stamp (apr_time_sec; 0: never) is one of the last
+ *  @a window seconds up to second @a now_sec: with a window of 2, this
+ *  second or the one before (as fe_backend_others() counts).  A stamp
+ *  after now (the clock went back) is not recent. */
+int fe_sec_recent(apr_uint32_t stamp, apr_uint32_t now_sec,
+                  apr_uint32_t window);
 
 /** Workers of a child that may be inside proxy handlers while other work
  *  waits: ThreadsPerChild less @a reserve percent, at least 1; all of them

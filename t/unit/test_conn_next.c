@@ -1079,13 +1079,15 @@ static void test_backend_pacing(void)
     FE_ASSERT_EQ_INT(fe_backend_others(0xffffffffu, 4, 0, 0), 4);
     /* another child's second with other requests: this second or the
      * last, as above; none yet is 0 */
-    FE_ASSERT_EQ_INT(fe_backend_recent(100, 100), 1);
-    FE_ASSERT_EQ_INT(fe_backend_recent(100, 101), 1);
-    FE_ASSERT_EQ_INT(fe_backend_recent(100, 102), 0);
-    FE_ASSERT_EQ_INT(fe_backend_recent(100, 99), 0);         /* clock back */
-    FE_ASSERT_EQ_INT(fe_backend_recent(0, 0), 0);
-    FE_ASSERT_EQ_INT(fe_backend_recent(0, 1), 0);
-    FE_ASSERT_EQ_INT(fe_backend_recent(0xffffffffu, 0), 1);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 100, 2), 1);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 101, 2), 1);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 102, 2), 0);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 99, 2), 0);         /* clock back */
+    FE_ASSERT_EQ_INT(fe_sec_recent(0, 0, 2), 0);
+    FE_ASSERT_EQ_INT(fe_sec_recent(0, 1, 2), 0);
+    FE_ASSERT_EQ_INT(fe_sec_recent(0xffffffffu, 0, 2), 1);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 109, FE_PACE_PROXY_QUIET), 1);
+    FE_ASSERT_EQ_INT(fe_sec_recent(100, 110, FE_PACE_PROXY_QUIET), 0);
     FE_ASSERT_EQ_INT(fe_backend_places(25, 25), 18);   /* 75 % of 25 */
     FE_ASSERT_EQ_INT(fe_backend_places(25, 0), 25);    /* off */
     FE_ASSERT_EQ_INT(fe_backend_places(25, -3), 25);
