@@ -389,9 +389,12 @@ static int fe_may_accept(fe_child_t *ch)
 static int fe_balance(fe_child_t *ch, apr_time_t now)
 {
     unsigned int conns = apr_atomic_read32(&ch->count.conns);
+    /* New connections still without a request head count: a burst of
+     * them (wrk or a proxy opening its pool, TLS handshakes still under
+     * way) would otherwise all land in the child that woke first, and
+     * the siblings' rows count them too (fe_sb_sibling_room()). */
     unsigned int skip = apr_atomic_read32(&ch->count.lingering)
-                        + apr_atomic_read32(&ch->count.suspended)
-                        + ch->park.fresh_count;
+                        + apr_atomic_read32(&ch->count.suspended);
 
     if (fe_g.lim.server_limit < 2 || ch->stop.listener_may_exit
         || now < ch->acc.defer_off_until) {
