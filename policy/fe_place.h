@@ -40,4 +40,19 @@ int fe_place_rank(const unsigned char *live, int n, int self, int *count);
  */
 int fe_place_cpu(int ncpus, int nchildren, int rank);
 
+/**
+ * Whether a child keeps the place fe_place_cpu() gave it: not while other
+ * programs use the server's CPUs (@a shared, the parent's measurement for
+ * FastEventSchedBatch auto) and the child hands requests to a backend
+ * (@a proxying: PHP-FPM through mod_proxy_fcgi, within the last
+ * FE_PACE_PROXY_QUIET seconds).  Then the child's work comes and goes
+ * with the backend's, which runs anywhere, and a child held on one CPU
+ * beside a busy program cannot move to the CPU its sibling left idle:
+ * beside one busy loop per CPU, HTTPS requests to PHP-FPM had a p99 of
+ * 0.1-1 s placed against event's 0.03 s, and 0.04-0.06 s unplaced (bench
+ * tls_fpm50).  Static work keeps its place there (bench tls_ka50: p99
+ * 0.44x event's placed, 1.16x unplaced).
+ */
+int fe_place_keep(int shared, int proxying);
+
 #endif /* FE_PLACE_H */

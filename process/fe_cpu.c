@@ -17,6 +17,7 @@
  */
 #include "mpm_fastevent.h"
 #include "policy/fe_config.h"
+#include "policy/fe_connstate.h"
 #include "policy/fe_place.h"
 #include "policy/fe_sched.h"
 #include "process/fe_cpu.h"
@@ -25,6 +26,7 @@
 #include "http_log.h"
 #include "http_main.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include <errno.h>
@@ -130,6 +132,16 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
     return fe_each_thread(c->task_fd, fe_set_affinity, set);
 }
 
+/* The child hands requests to a backend while other programs use its
+ * CPUs (fe_place_keep()). */
+static int fe_cpu_beside_backend(fe_child_t *ch, apr_time_t now)
+{
+    return !fe_place_keep(
+        fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED,
+        fe_sec_recent(apr_atomic_read32(&ch->backend.proxied_sec),
+                      (apr_uint32_t)apr_time_sec(now), FE_PACE_PROXY_QUIET));
+}
+
 /* Where this child belongs now, from the scoreboard; sets *count. */
 static int fe_cpu_wanted(fe_child_t *ch, int *count)
 {
@@ -139,6 +151,9 @@ static int fe_cpu_wanted(fe_child_t *ch, int *count)
     fe_sb_live_processes(fe_g.retained->mpm->my_generation, c->live, n);
     rank = fe_place_rank(c->live, n, ch->slot, count);
     idx = fe_place_cpu(c->ncpus, *count, rank);
+    if (idx != FE_PLACE_ANY && fe_cpu_beside_backend(ch, apr_time_now())) {
+        return FE_PLACE_ANY;
+    }
     return idx == FE_PLACE_ANY ? FE_PLACE_ANY : c->ids[idx];
 }
 
@@ -176,7 +191,14 @@ static void fe_cpu_check(fe_child_t *ch, int settled)
     }
     c->placed = cpu;
     fe_metrics_cpu(ch->metrics, cpu);
-    if (cpu == FE_PLACE_ANY) {
+    if (cpu == FE_PLACE_ANY && fe_cpu_beside_backend(ch, apr_time_now())) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10199)
+                     "slot %d runs on all %d CPUs while it hands requests "
+                     "to backends (mod_proxy) and other programs use the "
+                     "CPUs (FastEventCPUAffinity auto)", ch->slot,
+                     c->ncpus);
+    }
+    else if (cpu == FE_PLACE_ANY) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10193)
                      "slot %d runs on all %d CPUs again: %d children of "
                      "this generation (FastEventCPUAffinity auto)", ch->slot,
