@@ -5,12 +5,12 @@
  * upstream through mod_proxy_http) blocks its worker until the backend
  * answers.  When the backend is saturated, such requests could occupy
  * every worker of every child, and static files, /server-status and
- * everything else would wait behind them.  So while other work waits in
- * a child's worker queue for a worker, or other requests keep coming (at
- * least FE_BACKEND_MIXED a second in any child), at most (100 - FastEventProxyReserve)
- * percent of its workers (75 % by default) may be inside a proxy handler;
- * a child that only proxies lets proxied requests use every worker, as
- * under stock event (rule: fe_backend_may_start(), policy/fe_connstate.c).  A
+ * everything else would wait behind them.  So while other requests keep
+ * coming (at least FE_BACKEND_MIXED a second in any child), at most
+ * (100 - FastEventProxyReserve) percent of a child's workers (75 % by
+ * default) may be inside a proxy handler; a server that only proxies lets
+ * proxied requests use every worker, as under stock event (rule:
+ * fe_backend_may_start(), policy/fe_connstate.c).  A
  * proxied request that must give way is SUSPENDED (it holds no worker)
  * and retried from a timed callback every FE_BACKEND_RETRY, on a worker,
  * until it may start; after max(Timeout, 60 s) it gets 503 with
@@ -27,7 +27,6 @@
  */
 #include "mpm_fastevent.h"
 #include "connection/fe_backend.h"
-#include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
 #include "scoreboard/fe_metrics.h"
 #include "http_log.h"
@@ -176,8 +175,7 @@ static int fe_backend_handler(request_rec *r)
     }
     /* inc32 returns the workers inside before this one */
     if (fe_backend_may_start(apr_atomic_inc32(&ch->backend.busy),
-                             fe_places(), fe_work_conns_waiting(ch),
-                             fe_work_idlers(ch), fe_backend_mixed(ch))) {
+                             fe_places(), fe_backend_mixed(ch))) {
         br->counted = 1;
         fe_backend_unwait(br);
         apr_pool_cleanup_register(r->pool, ch, fe_backend_release,
@@ -204,7 +202,7 @@ static int fe_backend_handler(request_rec *r)
                           "backend saturated: no place for a proxied "
                           "request within %" APR_TIME_T_FMT " s (%u of "
                           "ThreadsPerChild %d workers already wait on "
-                          "backends while other work waits: "
+                          "backends while other requests come: "
                           "FastEventProxyReserve %d%%); answering 503.  "
                           "Raise the backend's capacity (pm.max_children) "
                           "or lower its response time",

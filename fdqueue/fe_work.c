@@ -216,11 +216,6 @@ unsigned int fe_work_waiting(fe_child_t *ch)
     return fe_queue_waiting(ch->queue);
 }
 
-unsigned int fe_work_conns_waiting(fe_child_t *ch)
-{
-    return fe_queue_items_waiting(ch->queue);
-}
-
 unsigned int fe_work_length(fe_child_t *ch)
 {
     return fe_queue_length(ch->queue);

@@ -69,8 +69,6 @@ apr_status_t fe_work_next(fe_child_t *ch, fe_work_t *w);
 unsigned int fe_work_idlers(fe_child_t *ch);
 /** Entries waiting now, without the lock (a snapshot). */
 unsigned int fe_work_waiting(fe_child_t *ch);
-/** Connections (not timers) waiting now, without the lock. */
-unsigned int fe_work_conns_waiting(fe_child_t *ch);
 /** Entries waiting now, under the queue's lock. */
 unsigned int fe_work_length(fe_child_t *ch);
 

@@ -1043,29 +1043,28 @@ static void test_task_state(void)
     FE_ASSERT_EQ_INT(fe_task_state_running(NULL), 0);
 }
 
-/* Backend pacing: proxied requests give way only while other work waits
- * for a worker and the share is used up; with the reserve off (0) never. */
+/* Backend pacing: proxied requests give way only while the server serves
+ * other requests too and the share is used up; with the reserve off (0)
+ * never. */
 static void test_backend_pacing(void)
 {
     static const struct {
-        unsigned int busy, places, waiting, idle;
+        unsigned int busy, places;
         int mixed, want;
     } rows[] = {
-        /* busy places waiting idle mixed -> may start */
-        { 0, 18, 0, 0, 0, 1 },       /* nobody in a backend */
-        { 17, 18, 9, 0, 1, 1 },      /* below the share: always */
-        { 18, 18, 0, 0, 0, 1 },      /* share used, nothing waits */
-        { 18, 18, 3, 3, 0, 1 },      /* share used, idle workers take it */
-        { 18, 18, 4, 3, 0, 0 },      /* share used, work waits: give way */
-        { 18, 18, 0, 7, 1, 0 },      /* share used, other requests come */
-        { 24, 18, 1, 0, 0, 0 },
-        { 24, 25, 1, 0, 1, 1 },      /* reserve off: places = all */
+        /* busy places mixed -> may start */
+        { 0, 18, 0, 1 },             /* nobody in a backend */
+        { 17, 18, 1, 1 },            /* below the share: always */
+        { 18, 18, 0, 1 },            /* share used, only proxied requests */
+        { 18, 18, 1, 0 },            /* share used, other requests come */
+        { 24, 18, 0, 1 },            /* a server that only proxies */
+        { 24, 18, 1, 0 },
+        { 24, 25, 1, 1 },            /* reserve off: places = all */
     };
     size_t i;
 
     for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         FE_ASSERT_EQ_INT(fe_backend_may_start(rows[i].busy, rows[i].places,
-                                              rows[i].waiting, rows[i].idle,
                                               rows[i].mixed),
                          rows[i].want);
     }
