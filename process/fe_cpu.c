@@ -142,8 +142,9 @@ static int fe_cpu_beside_backend(fe_child_t *ch, apr_time_t now)
                       (apr_uint32_t)apr_time_sec(now), FE_PACE_PROXY_QUIET));
 }
 
-/* Where this child belongs now, from the scoreboard; sets *count. */
-static int fe_cpu_wanted(fe_child_t *ch, int *count)
+/* Where this child belongs now, from the scoreboard; sets *count, and
+ * *beside when only fe_place_keep() keeps it from its place. */
+static int fe_cpu_wanted(fe_child_t *ch, int *count, int *beside)
 {
     struct fe_cpu *c = ch->cpu;
     int n = fe_g.lim.server_limit, rank, idx;
@@ -151,10 +152,9 @@ static int fe_cpu_wanted(fe_child_t *ch, int *count)
     fe_sb_live_processes(fe_g.retained->mpm->my_generation, c->live, n);
     rank = fe_place_rank(c->live, n, ch->slot, count);
     idx = fe_place_cpu(c->ncpus, *count, rank);
-    if (idx != FE_PLACE_ANY && fe_cpu_beside_backend(ch, apr_time_now())) {
-        return FE_PLACE_ANY;
-    }
-    return idx == FE_PLACE_ANY ? FE_PLACE_ANY : c->ids[idx];
+    *beside = idx != FE_PLACE_ANY
+              && fe_cpu_beside_backend(ch, apr_time_now());
+    return idx == FE_PLACE_ANY || *beside ? FE_PLACE_ANY : c->ids[idx];
 }
 
 /* @a settled: apply only an answer the previous check gave too, so a
@@ -162,7 +162,7 @@ static int fe_cpu_wanted(fe_child_t *ch, int *count)
 static void fe_cpu_check(fe_child_t *ch, int settled)
 {
     struct fe_cpu *c = ch->cpu;
-    int count, cpu = fe_cpu_wanted(ch, &count), err;
+    int count, beside, cpu = fe_cpu_wanted(ch, &count, &beside), err;
     cpu_set_t one;
 
     if (cpu == c->placed || (settled && cpu != c->pending)) {
@@ -191,7 +191,7 @@ static void fe_cpu_check(fe_child_t *ch, int settled)
     }
     c->placed = cpu;
     fe_metrics_cpu(ch->metrics, cpu);
-    if (cpu == FE_PLACE_ANY && fe_cpu_beside_backend(ch, apr_time_now())) {
+    if (cpu == FE_PLACE_ANY && beside) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10199)
                      "slot %d runs on all %d CPUs while it hands requests "
                      "to backends (mod_proxy) and other programs use the "
