@@ -142,6 +142,13 @@ static void fe_backend_note_proxied(fe_child_t *ch)
     }
 }
 
+int fe_backend_proxying(fe_child_t *ch, apr_time_t now)
+{
+    return fe_sec_recent(apr_atomic_read32(&ch->backend.proxied_sec),
+                         (apr_uint32_t)apr_time_sec(now),
+                         FE_PACE_PROXY_QUIET);
+}
+
 static void fe_backend_retry(void *baton);
 
 /* Handler hook, first: take a place or wait for one without a worker. */

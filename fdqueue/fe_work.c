@@ -18,6 +18,7 @@
  * pushes never wait, whoever calls them.
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_backend.h"
 #include "fdqueue/fe_kaset.h"
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
@@ -139,9 +140,7 @@ static void fe_work_pace_judge(fe_child_t *ch, apr_time_t now)
     apr_uint32_t runs = apr_atomic_read32(&ch->wk.runs_sampled);
     apr_uint64_t sampled = 0, blocked = 0;
 
-    ch->wk.pace_proxied = fe_sec_recent(
-        apr_atomic_read32(&ch->backend.proxied_sec),
-        (apr_uint32_t)apr_time_sec(now), FE_PACE_PROXY_QUIET);
+    ch->wk.pace_proxied = fe_backend_proxying(ch, now);
     if (runs - ch->wk.pace_seen_runs >= FE_PACE_MIN_SAMPLES) {
         sampled = apr_atomic_read64(&ch->wk.sampled_us);
         blocked = apr_atomic_read64(&ch->wk.blocked_us);

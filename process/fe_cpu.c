@@ -16,8 +16,8 @@
  * CPUAffinity= all narrow them).
  */
 #include "mpm_fastevent.h"
+#include "connection/fe_backend.h"
 #include "policy/fe_config.h"
-#include "policy/fe_connstate.h"
 #include "policy/fe_place.h"
 #include "policy/fe_sched.h"
 #include "process/fe_cpu.h"
@@ -26,7 +26,6 @@
 #include "http_log.h"
 #include "http_main.h"
 
-#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include <errno.h>
@@ -138,8 +137,7 @@ static int fe_cpu_beside_backend(fe_child_t *ch, apr_time_t now)
 {
     return !fe_place_keep(
         fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED,
-        fe_sec_recent(apr_atomic_read32(&ch->backend.proxied_sec),
-                      (apr_uint32_t)apr_time_sec(now), FE_PACE_PROXY_QUIET));
+        fe_backend_proxying(ch, now));
 }
 
 /* Where this child belongs now, from the scoreboard; sets *count, and

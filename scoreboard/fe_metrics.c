@@ -87,7 +87,6 @@ typedef struct fe_metrics_site {
     /* The last second (apr_time_sec) in which a child served
      * FE_BACKEND_MIXED requests that were not proxied (fe_backend.c). */
     volatile apr_uint32_t others_sec;
-    volatile apr_uint32_t unused;
 } fe_metrics_site_t;
 
 typedef struct fe_metrics_seg {
