@@ -363,11 +363,18 @@ typedef struct fe_pool_stack {
     int n, max;
 } fe_pool_stack_t;
 
-/** Workers inside proxy handlers (connection/fe_backend.c). */
+struct fe_backend_req;
+
+/** Workers inside proxy handlers, and the proxied requests waiting in
+ *  line for a place (connection/fe_backend.c). */
 typedef struct fe_backend_use {
-    volatile apr_uint32_t busy;
-    volatile apr_uint32_t waiting;    /**< proxied requests waiting for a
-                                           place, without a worker */
+    apr_thread_mutex_t *mutex;        /**< busy, the line, pump_armed;
+                                           NULL: no reserve */
+    apr_uint32_t busy;                /**< places taken */
+    struct fe_backend_req *head, *tail; /**< the line, oldest first */
+    int pump_armed;                   /**< a line timer is registered */
+    volatile apr_uint32_t waiting;    /**< length of the line (read
+                                           without the mutex) */
     volatile apr_uint32_t others_sec;   /**< second of others_count */
     volatile apr_uint32_t others_count; /**< requests not proxied in it */
     volatile apr_uint32_t others_prev;  /**< ... in the second before */

@@ -9,12 +9,16 @@
  * coming (at least FE_BACKEND_MIXED a second in any child), at most
  * (100 - FastEventProxyReserve) percent of a child's workers (75 % by
  * default) may be inside a proxy handler; a server that only proxies lets
- * proxied requests use every worker, as under stock event (rule:
- * fe_backend_may_start(), policy/fe_connstate.c).  A
+ * proxied requests use every worker, as under stock
+ * event (rule: fe_backend_may_start(), policy/fe_connstate.c).  A
  * proxied request that must give way is SUSPENDED (it holds no worker)
- * and retried from a timed callback every FE_BACKEND_RETRY, on a worker,
- * until it may start; after max(Timeout, 60 s) it gets 503 with
- * Retry-After.  The retry completes the request the way mod_dialup does,
+ * and waits in the child's line, first come first served: the place a
+ * finishing proxied request frees goes to the oldest waiting one at once
+ * (a timed callback due now), and a newcomer does not overtake the line.
+ * A timer every FE_BACKEND_RETRY looks at the line while it is not empty
+ * (the server may have stopped serving other requests; a request may
+ * have waited too long: after max(Timeout, 60 s) it gets 503 with
+ * Retry-After).  The retry completes the request the way mod_dialup does,
  * and fe_timer.c hands the connection back to the MPM.
  * FastEventProxyReserve off turns all of this off.  Either way, a proxied
  * request keeps the child from pacing its wakeups for a while
@@ -39,16 +43,25 @@
 
 APLOG_USE_MODULE(mpm_fastevent);
 
+/* How often the line is looked at while requests wait in it. */
 #define FE_BACKEND_RETRY apr_time_from_msec(20)
 /* A waiting request holds no worker, only its connection, so it may wait
  * as long as a backend could take to answer: Timeout, and at least this. */
 #define FE_BACKEND_MIN_WAIT apr_time_from_sec(60)
+/* Requests one look at the line lets go at most (then it looks again at
+ * once). */
+#define FE_BACKEND_BATCH 32
 
 typedef struct fe_backend_req {
     fe_child_t *ch;
-    int counted;                  /* holds one of the child's places */
-    int waiting;                  /* counted in ch->backend.waiting */
-    apr_time_t waiting_since;     /* first refused */
+    request_rec *r;
+    struct fe_backend_req *next;  /* in the line */
+    int queued;                   /* in the line */
+    int granted;                  /* holds one of the child's places */
+    int released;                 /* its release cleanup is registered */
+    int expired;                  /* waited too long: 503 */
+    apr_time_t waiting_since;     /* joined the line */
+    apr_time_t limit;             /* ... and may wait this long */
 } fe_backend_req_t;
 
 static int fe_is_proxied(request_rec *r)
@@ -66,25 +79,189 @@ static unsigned int fe_places(void)
                              fe_g.lim.proxy_reserve);
 }
 
-static apr_status_t fe_backend_release(void *data)
+apr_status_t fe_backend_setup(fe_child_t *ch)
 {
-    fe_child_t *ch = data;
-
-    apr_atomic_dec32(&ch->backend.busy);
-    return APR_SUCCESS;
+    if (fe_g.lim.proxy_reserve <= 0) {
+        return APR_SUCCESS;
+    }
+    return apr_thread_mutex_create(&ch->backend.mutex,
+                                   APR_THREAD_MUTEX_DEFAULT, ch->pchild);
 }
 
-/* The request no longer waits for a place: it got one, an answer, or its
- * pool went (the connection closed while it waited). */
-static apr_status_t fe_backend_unwait(void *data)
+/* Under the mutex: the oldest waiting request leaves the line. */
+static fe_backend_req_t *fe_line_pop(fe_child_t *ch)
+{
+    fe_backend_req_t *br = ch->backend.head;
+
+    if (br != NULL) {
+        ch->backend.head = br->next;
+        if (ch->backend.head == NULL) {
+            ch->backend.tail = NULL;
+        }
+        br->next = NULL;
+        br->queued = 0;
+        apr_atomic_dec32(&ch->backend.waiting);
+    }
+    return br;
+}
+
+/* Under the mutex: take @a br out of the line wherever it is. */
+static void fe_line_remove(fe_child_t *ch, fe_backend_req_t *br)
+{
+    fe_backend_req_t **pp, *prev = NULL;
+
+    for (pp = &ch->backend.head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+        if (*pp == br) {
+            *pp = br->next;
+            if (ch->backend.tail == br) {
+                ch->backend.tail = prev;
+            }
+            br->next = NULL;
+            br->queued = 0;
+            apr_atomic_dec32(&ch->backend.waiting);
+            return;
+        }
+    }
+}
+
+static void fe_backend_retry(void *baton);
+static void fe_backend_pump(void *baton);
+static int fe_backend_mixed(fe_child_t *ch);
+
+/* A request let go from the line (a place granted, or expired): run its
+ * handler again on a worker, now.  When that cannot be registered, it
+ * goes back to the head of the line for the next look. */
+static void fe_backend_wake(fe_child_t *ch, fe_backend_req_t *br)
+{
+    if (ap_mpm_register_timed_callback(0, fe_backend_retry, br->r)
+        == APR_SUCCESS) {
+        return;
+    }
+    apr_thread_mutex_lock(ch->backend.mutex);
+    if (br->granted) {
+        br->granted = 0;
+        ch->backend.busy--;
+    }
+    br->next = ch->backend.head;
+    ch->backend.head = br;
+    if (ch->backend.tail == NULL) {
+        ch->backend.tail = br;
+    }
+    br->queued = 1;
+    apr_atomic_inc32(&ch->backend.waiting);
+    apr_thread_mutex_unlock(ch->backend.mutex);
+}
+
+/* Under the mutex: let go the requests at the head of the line that may
+ * start now (or waited too long), at most @a max, into @a out. */
+static int fe_line_take(fe_child_t *ch, apr_time_t now, int mixed,
+                        fe_backend_req_t **out, int max)
+{
+    int n = 0;
+
+    while (n < max && ch->backend.head != NULL) {
+        fe_backend_req_t *br = ch->backend.head;
+
+        if (now - br->waiting_since > br->limit) {
+            br->expired = 1;
+        }
+        else if (fe_backend_may_start(ch->backend.busy, fe_places(), mixed,
+                                      0)) {
+            br->granted = 1;
+            ch->backend.busy++;
+        }
+        else {
+            break;
+        }
+        out[n++] = fe_line_pop(ch);
+    }
+    return n;
+}
+
+/* A place is free again: the request that held it finished (its pool
+ * goes), or one that was granted a place went before using it.  The
+ * oldest waiting request gets it at once. */
+static void fe_backend_free_place(fe_child_t *ch)
+{
+    fe_backend_req_t *next[1];
+    int n = 0;
+    int mixed = apr_atomic_read32(&ch->backend.waiting) > 0
+                ? fe_backend_mixed(ch) : 1;
+
+    apr_thread_mutex_lock(ch->backend.mutex);
+    ch->backend.busy--;
+    if (ch->backend.head != NULL) {
+        n = fe_line_take(ch, apr_time_now(), mixed, next, 1);
+    }
+    apr_thread_mutex_unlock(ch->backend.mutex);
+    if (n > 0) {
+        fe_backend_wake(ch, next[0]);
+    }
+}
+
+/* Pool cleanup of a request that holds a place (its release). */
+static apr_status_t fe_backend_release(void *data)
 {
     fe_backend_req_t *br = data;
 
-    if (br->waiting) {
-        br->waiting = 0;
-        apr_atomic_dec32(&br->ch->backend.waiting);
+    br->granted = 0;
+    fe_backend_free_place(br->ch);
+    return APR_SUCCESS;
+}
+
+/* Pool cleanup of a request that joined the line: its pool went before it
+ * started (the connection closed, the child exits).  It leaves the line,
+ * or gives back the place granted to it. */
+static apr_status_t fe_backend_leave(void *data)
+{
+    fe_backend_req_t *br = data;
+    fe_child_t *ch = br->ch;
+    int gave_place = 0;
+
+    apr_thread_mutex_lock(ch->backend.mutex);
+    if (br->queued) {
+        fe_line_remove(ch, br);
+    }
+    else if (br->granted && !br->released) {
+        br->granted = 0;
+        gave_place = 1;
+    }
+    apr_thread_mutex_unlock(ch->backend.mutex);
+    if (gave_place) {
+        fe_backend_free_place(ch);
     }
     return APR_SUCCESS;
+}
+
+/* Timed callback, on a worker, every FE_BACKEND_RETRY while the line is
+ * not empty: let go whoever may start now (the server may have stopped
+ * serving other requests) and whoever waited too long. */
+static void fe_backend_pump(void *baton)
+{
+    fe_child_t *ch = baton;
+    fe_backend_req_t *out[FE_BACKEND_BATCH];
+    int i, n, mixed = fe_backend_mixed(ch), again = 0;
+    apr_interval_time_t after = FE_BACKEND_RETRY;
+
+    apr_thread_mutex_lock(ch->backend.mutex);
+    n = fe_line_take(ch, apr_time_now(), mixed, out, FE_BACKEND_BATCH);
+    if (ch->backend.head != NULL) {
+        again = 1;
+        if (n == FE_BACKEND_BATCH) {
+            after = 0;                   /* more may go: look again now */
+        }
+    }
+    ch->backend.pump_armed = again;
+    apr_thread_mutex_unlock(ch->backend.mutex);
+    for (i = 0; i < n; i++) {
+        fe_backend_wake(ch, out[i]);
+    }
+    if (again && ap_mpm_register_timed_callback(after, fe_backend_pump, ch)
+                 != APR_SUCCESS) {
+        apr_thread_mutex_lock(ch->backend.mutex);
+        ch->backend.pump_armed = 0;      /* the next one to wait tries */
+        apr_thread_mutex_unlock(ch->backend.mutex);
+    }
 }
 
 /* Count a request that is not proxied in this second's counter.  Racing
@@ -149,7 +326,28 @@ int fe_backend_proxying(fe_child_t *ch, apr_time_t now)
                          FE_PACE_PROXY_QUIET);
 }
 
-static void fe_backend_retry(void *baton);
+/* A request that waited max(Timeout, 60 s) in the line: logged (at most
+ * once a second per child), then answered 503 with Retry-After. */
+static void fe_backend_refuse(fe_backend_req_t *br)
+{
+    fe_child_t *ch = br->ch;
+    apr_time_t now = apr_time_now();
+
+    if (now - ch->backend.logged >= apr_time_from_sec(1)) {
+        ch->backend.logged = now;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, br->r, FELOGNO(10180)
+                      "backend saturated: no place for a proxied "
+                      "request within %" APR_TIME_T_FMT " s (%u of "
+                      "ThreadsPerChild %d workers already wait on "
+                      "backends while other requests come: "
+                      "FastEventProxyReserve %d%%); answering 503.  "
+                      "Raise the backend's capacity (pm.max_children) "
+                      "or lower its response time",
+                      apr_time_sec(now - br->waiting_since),
+                      fe_places(), fe_g.lim.threads_per_child,
+                      fe_g.lim.proxy_reserve);
+    }
+}
 
 /* Handler hook, first: take a place or wait for one without a worker. */
 static int fe_backend_handler(request_rec *r)
@@ -172,61 +370,81 @@ static int fe_backend_handler(request_rec *r)
     if (fe_g.lim.proxy_reserve <= 0) {
         return DECLINED;
     }
+    if (ch->backend.mutex == NULL) {
+        return DECLINED;                 /* no line (no mutex) */
+    }
     br = ap_get_module_config(r->request_config, &mpm_fastevent_module);
     if (br == NULL) {
         br = apr_pcalloc(r->pool, sizeof *br);
+        br->ch = ch;
+        br->r = r;
         ap_set_module_config(r->request_config, &mpm_fastevent_module, br);
     }
-    if (br->counted) {
-        return DECLINED;
-    }
-    /* inc32 returns the workers inside before this one */
-    if (fe_backend_may_start(apr_atomic_inc32(&ch->backend.busy),
-                             fe_places(), fe_backend_mixed(ch))) {
-        br->counted = 1;
-        fe_backend_unwait(br);
-        apr_pool_cleanup_register(r->pool, ch, fe_backend_release,
-                                  apr_pool_cleanup_null);
-        return DECLINED;                 /* go on to mod_proxy */
-    }
-    apr_atomic_dec32(&ch->backend.busy);
-    if (br->waiting_since == 0) {
-        br->waiting_since = apr_time_now();
-        br->ch = ch;
-        br->waiting = 1;
-        apr_atomic_inc32(&ch->backend.waiting);
-        apr_pool_cleanup_register(r->pool, br, fe_backend_unwait,
-                                  apr_pool_cleanup_null);
-    }
-    else if (apr_time_now() - br->waiting_since
-             > (r->server->timeout > FE_BACKEND_MIN_WAIT
-                ? r->server->timeout : FE_BACKEND_MIN_WAIT)) {
-        apr_time_t now = apr_time_now();
-
-        if (now - ch->backend.logged >= apr_time_from_sec(1)) {
-            ch->backend.logged = now;    /* at most once a second */
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, FELOGNO(10180)
-                          "backend saturated: no place for a proxied "
-                          "request within %" APR_TIME_T_FMT " s (%u of "
-                          "ThreadsPerChild %d workers already wait on "
-                          "backends while other requests come: "
-                          "FastEventProxyReserve %d%%); answering 503.  "
-                          "Raise the backend's capacity (pm.max_children) "
-                          "or lower its response time",
-                          apr_time_sec(now - br->waiting_since),
-                          fe_places(), fe_g.lim.threads_per_child,
-                          fe_g.lim.proxy_reserve);
-        }
-        fe_backend_unwait(br);
+    if (br->expired) {
+        fe_backend_refuse(br);
         apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (ap_mpm_register_timed_callback(FE_BACKEND_RETRY, fe_backend_retry,
-                                       r) != APR_SUCCESS) {
-        fe_backend_unwait(br);
-        return DECLINED;                 /* cannot wait: run it now */
+    if (!br->granted) {
+        int mixed = fe_backend_mixed(ch);
+        int arm;
+
+        apr_thread_mutex_lock(ch->backend.mutex);
+        if (fe_backend_may_start(ch->backend.busy, fe_places(), mixed,
+                                 apr_atomic_read32(&ch->backend.waiting))) {
+            br->granted = 1;
+            ch->backend.busy++;
+            apr_thread_mutex_unlock(ch->backend.mutex);
+        }
+        else {
+            /* Join the line; the first to wait starts the looks at it. */
+            if (br->waiting_since == 0) {
+                br->waiting_since = apr_time_now();
+                br->limit = r->server->timeout > FE_BACKEND_MIN_WAIT
+                            ? r->server->timeout : FE_BACKEND_MIN_WAIT;
+                apr_pool_cleanup_register(r->pool, br, fe_backend_leave,
+                                          apr_pool_cleanup_null);
+                fe_metrics_proxy_waited(ch->metrics);
+            }
+            if (ch->backend.tail != NULL) {
+                ch->backend.tail->next = br;
+            }
+            else {
+                ch->backend.head = br;
+            }
+            ch->backend.tail = br;
+            br->queued = 1;
+            apr_atomic_inc32(&ch->backend.waiting);
+            arm = !ch->backend.pump_armed;
+            ch->backend.pump_armed = 1;
+            apr_thread_mutex_unlock(ch->backend.mutex);
+            if (arm && ap_mpm_register_timed_callback(FE_BACKEND_RETRY,
+                                                      fe_backend_pump, ch)
+                       != APR_SUCCESS) {
+                /* Cannot wait: run it now. */
+                apr_thread_mutex_lock(ch->backend.mutex);
+                ch->backend.pump_armed = 0;
+                if (br->queued) {
+                    fe_line_remove(ch, br);
+                    br->granted = 1;
+                    ch->backend.busy++;
+                }
+                apr_thread_mutex_unlock(ch->backend.mutex);
+                if (!br->granted) {
+                    return SUSPENDED;    /* a freed place took it */
+                }
+            }
+            else {
+                return SUSPENDED;
+            }
+        }
     }
-    return SUSPENDED;
+    if (!br->released) {
+        br->released = 1;
+        apr_pool_cleanup_register(r->pool, br, fe_backend_release,
+                                  apr_pool_cleanup_null);
+    }
+    return DECLINED;                     /* go on to mod_proxy */
 }
 
 /* Timed callback, on a worker: run the handler again; when it completes,

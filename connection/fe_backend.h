@@ -11,6 +11,10 @@
 /** The handler hook that paces proxied requests. */
 void fe_backend_register_hooks(void);
 
+/** Child, before its threads start: the line's mutex (none when
+ *  FastEventProxyReserve is off). */
+apr_status_t fe_backend_setup(fe_child_t *ch);
+
 /** 1 when the child handed a request to mod_proxy within the last
  *  FE_PACE_PROXY_QUIET seconds up to @a now: its workers wait on a
  *  backend (no pacing, fdqueue/fe_work.c; no place on one CPU beside

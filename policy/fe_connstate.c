@@ -271,9 +271,10 @@ int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit)
     return len <= limit / 2 - queued;
 }
 
-int fe_backend_may_start(unsigned int busy, unsigned int places, int mixed)
+int fe_backend_may_start(unsigned int busy, unsigned int places, int mixed,
+                         unsigned int ahead)
 {
-    return busy < places || !mixed;
+    return !mixed || (ahead == 0 && busy < places);
 }
 
 unsigned int fe_backend_others(apr_uint32_t stamp, apr_uint32_t count,

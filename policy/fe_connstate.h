@@ -338,19 +338,24 @@ int fe_write_now_fits(apr_size_t len, apr_size_t queued, apr_size_t limit);
 
 /**
  * Backend pacing (connection/fe_backend.c).  A request for a proxy handler
- * may start now unless the reserve is on, the child's workers already
- * inside proxy handlers (@a busy, this one not counted) reached @a places,
- * and the server serves other requests too (@a mixed: FE_BACKEND_MIXED of
- * them within the last second in some child, see fe_backend_others()), so
- * the next one finds a worker free instead of waiting for a backend to
- * answer.  A server that only proxies uses all its workers, as stock
- * event does.  (A rule that also gave way while connections waited in
- * the queue for a worker made a server that only proxies suspend its own
- * proxied requests for one retry, 20 ms, to let the next proxied request
- * in: 2-3 % of the requests of bench tls_fpm50 took 20-30 ms in the
- * server, against a few per thousand under event.)
+ * may start now unless the reserve is on, the server serves other
+ * requests too (@a mixed: FE_BACKEND_MIXED of them within the last second
+ * in some child, see fe_backend_others()), and either the child's workers
+ * already inside proxy handlers (@a busy, this one not counted) reached
+ * @a places or @a ahead proxied requests already wait in line for a place
+ * (first come, first served: a newcomer must not take the place a waiting
+ * request was about to get).  So the next other request finds a worker
+ * free instead of waiting for a backend to answer.  A server that only
+ * proxies uses all its workers, as stock event does.  (A rule that also
+ * gave way while connections waited in the queue for a worker made a
+ * server that only proxies suspend its own proxied requests for one
+ * retry, 20 ms, to let the next proxied request in: 2-3 % of the requests
+ * of bench tls_fpm50 took 20-30 ms in the server, against a few per
+ * thousand under event.  A line without an order, each waiting request
+ * retrying every 20 ms, let newcomers overtake one for 680 ms.)
  */
-int fe_backend_may_start(unsigned int busy, unsigned int places, int mixed);
+int fe_backend_may_start(unsigned int busy, unsigned int places, int mixed,
+                         unsigned int ahead);
 
 /** Requests that are not proxied, per second, from which a child keeps
  *  its reserve even when nothing waits yet (a health check a second or

@@ -18,6 +18,7 @@
 #include "connection/fe_listener.h"
 #include "connection/fe_park.h"
 #include "connection/fe_timer.h"
+#include "connection/fe_backend.h"
 #include "connection/fe_worker.h"
 #include "fdqueue/fe_work.h"
 #include "policy/fe_connstate.h"
@@ -381,7 +382,8 @@ static int fe_child_start(fe_child_t *ch)
      * started after it, before modules start theirs in child_init. */
     apr_setup_signal_thread();
     /* Modules may register timed callbacks from child_init on. */
-    if (fe_timers_setup(ch) != APR_SUCCESS) {
+    if (fe_timers_setup(ch) != APR_SUCCESS
+        || fe_backend_setup(ch) != APR_SUCCESS) {
         return APEXIT_CHILDSICK;
     }
     ap_run_child_init(ch->pchild, ap_server_conf);

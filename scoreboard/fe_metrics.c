@@ -72,6 +72,8 @@ struct fe_metrics {
     volatile apr_uint64_t hold_preempts; /* holders called back */
     volatile apr_uint64_t idle_trims;    /* idle connections trimmed */
     volatile apr_uint64_t idle_trim_kib; /* KiB they gave back */
+    volatile apr_uint64_t proxy_waits;   /* proxied requests that waited */
+    volatile apr_uint64_t proxy_waiting; /* in line now (listener) */
     volatile apr_uint64_t handoff[FE_HIST_BUCKETS]; /* ready -> worker, us */
 };
 
@@ -239,6 +241,7 @@ apr_uint32_t fe_metrics_site_others_sec(void)
     return fe_site != NULL ? fe_site->others_sec : 0;
 }
 
+
 void fe_metrics_sched_publish(int want, int foreign)
 {
     fe_metrics_seg_t *seg = fe_metrics_seg();
@@ -322,6 +325,8 @@ void fe_metrics_tick(fe_child_t *ch, apr_time_t now)
         m->holders = apr_atomic_read32(&ch->hold.holders);
         m->queue_depth = fe_queue_length(ch->queue);
         m->stuck = ch->acc.stuck;
+        apr_atomic_set64(&m->proxy_waiting,
+                         apr_atomic_read32(&ch->backend.waiting));
         ch->gauges_at = now;
     }
     if (now - ch->rate_since >= apr_time_from_sec(1) || now < ch->rate_since) {
@@ -391,12 +396,20 @@ void fe_metrics_idle_trim(fe_metrics_t *m, unsigned int conns,
     }
 }
 
+void fe_metrics_proxy_waited(fe_metrics_t *m)
+{
+    if (m != NULL) {
+        apr_atomic_inc64(&m->proxy_waits);
+    }
+}
+
 /* ------------------------------------------------------------ reporting */
 
 typedef struct fe_totals {
     apr_uint64_t accepts, rate, pauses, ka, io, linger, queue, stuck;
     apr_uint64_t holders;
     apr_uint64_t hits, misses, preempts, trims, trim_kib;
+    apr_uint64_t proxy_waits, proxy_waiting;
     int procs, paused, placed, batch, foreign, pacing;
     apr_uint64_t handoff[FE_HIST_BUCKETS];
 } fe_totals_t;
@@ -426,6 +439,10 @@ static void fe_add(fe_totals_t *t, const fe_metrics_t *m)
     t->trims += apr_atomic_read64((volatile apr_uint64_t *)&m->idle_trims);
     t->trim_kib += apr_atomic_read64(
                        (volatile apr_uint64_t *)&m->idle_trim_kib);
+    t->proxy_waits += apr_atomic_read64(
+                          (volatile apr_uint64_t *)&m->proxy_waits);
+    t->proxy_waiting += apr_atomic_read64(
+                            (volatile apr_uint64_t *)&m->proxy_waiting);
     t->procs++;
     t->paused += !m->accepting;
     t->placed += m->cpu_plus1 != 0;
@@ -473,6 +490,10 @@ static void fe_print_auto(request_rec *r, const fe_totals_t *t)
     ap_rprintf(r, "FastEventIdleTrims: %" APR_UINT64_T_FMT "\n", t->trims);
     ap_rprintf(r, "FastEventIdleTrimmedKiB: %" APR_UINT64_T_FMT "\n",
                t->trim_kib);
+    ap_rprintf(r, "FastEventProxyWaiting: %" APR_UINT64_T_FMT "\n",
+               t->proxy_waiting);
+    ap_rprintf(r, "FastEventProxyWaits: %" APR_UINT64_T_FMT "\n",
+               t->proxy_waits);
 }
 
 static void fe_print_row(request_rec *r, const char *name, const char *cpu,
@@ -486,12 +507,14 @@ static void fe_print_row(request_rec *r, const char *name, const char *cpu,
                "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT "</td>"
                "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
-               APR_UINT64_T_FMT "</td></tr>\n",
+               APR_UINT64_T_FMT "</td>"
+               "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n",
                name, cpu, t->accepts, t->rate,
                t->pauses, t->queue, t->stuck,
                fe_hist_percentile(t->handoff, 50),
                fe_hist_percentile(t->handoff, 99), t->ka, t->io, t->linger,
-               t->hits, t->misses, t->preempts);
+               t->hits, t->misses, t->preempts, t->proxy_waiting,
+               t->proxy_waits);
 }
 
 /* The old-generation processes still draining in slots a newer process
@@ -558,7 +581,8 @@ static int fe_status_hook(request_rec *r, int flags)
                  "<th>stuck workers</th>"
                  "<th>hand-off p50 / p99 (&micro;s)</th>"
                  "<th>timeouts keep-alive / I/O / linger</th>"
-                 "<th>keep-alive holds hit / missed / preempted</th></tr>\n",
+                 "<th>keep-alive holds hit / missed / preempted</th>"
+                 "<th>proxied requests waiting / waited</th></tr>\n",
                  r);
     }
     for (i = 0; i < seg->n && i < fe_g.lim.server_limit; i++) {

@@ -49,6 +49,10 @@ void fe_metrics_pacing(fe_metrics_t *m, int on);
 void fe_metrics_site_others(apr_uint32_t sec);
 /** The last such second of any child, 0 when none (or no segment). */
 apr_uint32_t fe_metrics_site_others_sec(void);
+/** Child (fe_backend.c): a proxied request joined the line for a place
+ *  (counted once per request; the line's length is a gauge the listener
+ *  publishes). */
+void fe_metrics_proxy_waited(fe_metrics_t *m);
 /** Child: the CPU it runs on, or FE_PLACE_ANY. */
 void fe_metrics_cpu(fe_metrics_t *m, int cpu);
 

@@ -17,7 +17,8 @@ my @keys = qw(FastEventAccepts FastEventAcceptsPerSec FastEventQueueDepth
               FastEventTimeoutsKeepAlive FastEventProcesses
               FastEventHoldHits FastEventHoldMisses
               FastEventHoldPreemptions FastEventIdleTrims
-              FastEventIdleTrimmedKiB);
+              FastEventIdleTrimmedKiB FastEventProxyWaiting
+              FastEventProxyWaits);
 my $before = fe_status_auto();
 my @present = grep { defined $before->{$_} && $before->{$_} =~ /^\d+$/ }
               @keys;

@@ -230,6 +230,63 @@ def proxy_conf(backend_port):
 
 # ------------------------------------------------------------ scenarios
 
+def proxy_line(bport):
+    """Proxied requests that wait for a place (the reserve keeps workers
+    for other requests) are served in the order they came: a request must
+    not be overtaken by those that came after it.  One child, so one line:
+    24 proxied requests of a 1 s backend, one every 50 ms, beside 10
+    static requests a second, with 7 places (ThreadsPerChild 10, reserve
+    25 %).  Each retrying on its own every 20 ms, as before, newcomers
+    took freed places ahead of requests that had waited for seconds."""
+    srv = server(sizing(StartServers=1, ServerLimit=1, ThreadsPerChild=10,
+                        MaxRequestWorkers=10, MinSpareThreads=5,
+                        MaxSpareThreads=10)
+                 + proxy_conf(bport) + fe_test.STATUS_CONF,
+                 port_off=1, mods=PROXY_MODS)
+    srv.start()
+    time.sleep(1)
+    stop, static = [], []
+
+    def static_prober():
+        while not stop:
+            static.append(fe_test.get(srv.port, "/index.html", timeout=5)[0])
+            time.sleep(0.1)
+
+    def timed_get(path):
+        t0 = time.time()
+        code = fe_test.get(srv.port, path, timeout=40)[0]
+        return t0, time.time(), code
+
+    prober = in_thread(static_prober)
+    time.sleep(1)
+    reqs = []
+    for _ in range(24):
+        reqs.append(in_thread(timed_get, "/proxy/sleep/1000"))
+        time.sleep(0.05)
+    time.sleep(1)
+    waiting = srv.status().get("FastEventProxyWaiting")
+    for t, _ in reqs:
+        t.join(45)
+    stop.append(1)
+    prober[0].join(10)
+    got = sorted(box[0] for _, box in reqs if box)
+    ok = [r for r in got if r[2] == 200]
+    # pairs where one came 0.2 s or more after another and was answered
+    # 0.2 s or more before it
+    overtakes = sum(1 for i, a in enumerate(ok) for b in ok[i + 1:]
+                    if b[0] - a[0] >= 0.2 and b[1] < a[1] - 0.2)
+    waits = [round(e - s - 1.0, 1) for s, e, _ in ok]
+    check("proxy line: 24 proxied requests beside static ones all "
+          "answered, first come first served (0 overtaken by 0.2 s)",
+          len(ok) == 24 and overtakes == 0 and waiting not in (None, "0"),
+          "%d of 24 answered, %d overtakes, waits %s s; "
+          "FastEventProxyWaiting %s during; static %s"
+          % (len(ok), overtakes, waits, waiting,
+             sorted(set(static))))
+    srv.stop()
+    srv.check_error_log("proxy line")
+
+
 def scenario_signals():
     """The four stop/restart phrases, each out of a real error log."""
     srv = server(sizing(StartServers=2, ServerLimit=4, ThreadsPerChild=5,
@@ -598,6 +655,8 @@ def scenario_proxy():
               done == 40, "%d of 40" % done)
     srv.stop()
     srv.check_error_log("proxy")
+    if not skip_unless_fastevent("proxied requests wait in line"):
+        proxy_line(bport)
     backend.shutdown()
     wsb.shutdown()
 

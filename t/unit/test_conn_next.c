@@ -1050,22 +1050,28 @@ static void test_backend_pacing(void)
 {
     static const struct {
         unsigned int busy, places;
-        int mixed, want;
+        int mixed;
+        unsigned int ahead;
+        int want;
     } rows[] = {
-        /* busy places mixed -> may start */
-        { 0, 18, 0, 1 },             /* nobody in a backend */
-        { 17, 18, 1, 1 },            /* below the share: always */
-        { 18, 18, 0, 1 },            /* share used, only proxied requests */
-        { 18, 18, 1, 0 },            /* share used, other requests come */
-        { 24, 18, 0, 1 },            /* a server that only proxies */
-        { 24, 18, 1, 0 },
-        { 24, 25, 1, 1 },            /* reserve off: places = all */
+        /* busy places mixed ahead -> may start */
+        { 0, 18, 0, 0, 1 },          /* nobody in a backend */
+        { 17, 18, 1, 0, 1 },         /* below the share: always */
+        { 18, 18, 0, 0, 1 },         /* share used, only proxied requests */
+        { 18, 18, 1, 0, 0 },         /* share used, other requests come */
+        { 24, 18, 0, 0, 1 },         /* a server that only proxies */
+        { 24, 18, 1, 0, 0 },
+        { 24, 25, 1, 0, 1 },         /* reserve off: places = all */
+        { 17, 18, 1, 1, 0 },         /* a place, but one waits for it */
+        { 0, 18, 1, 3, 0 },          /* first come, first served */
+        { 17, 18, 0, 1, 1 },         /* only proxied: no line kept */
+        { 30, 18, 0, 5, 1 },
     };
     size_t i;
 
     for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         FE_ASSERT_EQ_INT(fe_backend_may_start(rows[i].busy, rows[i].places,
-                                              rows[i].mixed),
+                                              rows[i].mixed, rows[i].ahead),
                          rows[i].want);
     }
     /* others: this second's count or the last whole second's, whichever
