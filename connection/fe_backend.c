@@ -316,14 +316,21 @@ static void fe_backend_note_proxied(fe_child_t *ch)
 
     if (apr_atomic_read32(&ch->backend.proxied_sec) != now) {
         apr_atomic_set32(&ch->backend.proxied_sec, now);
+        fe_metrics_site_proxied(now);
     }
 }
 
+/* This child's word or the server's: a child the parent started while
+ * its siblings proxy (a burst, a restart) neither paces nor takes a
+ * place for the seconds until its own first proxied request. */
 int fe_backend_proxying(fe_child_t *ch, apr_time_t now)
 {
-    return fe_sec_recent(apr_atomic_read32(&ch->backend.proxied_sec),
-                         (apr_uint32_t)apr_time_sec(now),
-                         FE_PACE_PROXY_QUIET);
+    apr_uint32_t sec = (apr_uint32_t)apr_time_sec(now);
+
+    return fe_sec_recent(apr_atomic_read32(&ch->backend.proxied_sec), sec,
+                         FE_PACE_PROXY_QUIET)
+           || fe_sec_recent(fe_metrics_site_proxied_sec(), sec,
+                            FE_PACE_PROXY_QUIET);
 }
 
 /* A request that waited max(Timeout, 60 s) in the line: logged (at most

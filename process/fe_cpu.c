@@ -135,9 +135,13 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
  * CPUs (fe_place_keep()). */
 static int fe_cpu_beside_backend(fe_child_t *ch, apr_time_t now)
 {
-    return !fe_place_keep(
-        fe_metrics_sched_want(ch->metrics) == FE_SCHED_WANT_SHARED,
-        fe_backend_proxying(ch, now));
+    /* Before child_init the slot is not attached yet: the parent's word
+     * for it is there all the same (fe_cpu_start()). */
+    int want = ch->metrics != NULL ? fe_metrics_sched_want(ch->metrics)
+                                   : fe_metrics_sched_word(ch->slot);
+
+    return !fe_place_keep(want == FE_SCHED_WANT_SHARED,
+                          fe_backend_proxying(ch, now));
 }
 
 /* Where this child belongs now, from the scoreboard; sets *count, and
@@ -266,6 +270,15 @@ void fe_cpu_tick(fe_child_t *ch, apr_time_t now)
     struct fe_cpu *c = ch->cpu;
 
     if (c == NULL || ch->stop.dying) {
+        return;
+    }
+    /* A placed child that starts proxying beside busy programs leaves
+     * its place at once (the main thread looks every 200 ms): the rule
+     * reads no scoreboard rows that could be caught between two states,
+     * and each second on one CPU there cost requests hundreds of ms. */
+    if (c->placed != FE_PLACE_ANY && fe_cpu_beside_backend(ch, now)) {
+        c->checked_at = now;
+        fe_cpu_check(ch, 0);
         return;
     }
     if (now - c->checked_at < FE_CPU_EVERY && now >= c->checked_at) {
@@ -480,8 +493,15 @@ void fe_sched_tick(fe_child_t *ch)
 
 /* ------------------------------------------------- the parent's measure */
 
+/* The first measurement after the server starts covers this much: until
+ * the parent's first word the children run as if alone (SCHED_BATCH, on
+ * one CPU), which beside busy programs cost the first second's requests
+ * up to 400 ms.  At 250 jiffies a second it still sees 60 per CPU. */
+#define FE_SCHED_FIRST apr_time_from_msec(250)
+
 static struct {
     int ready;                /* a first sample was taken */
+    int told;                 /* the children had a first word */
     cpu_set_t mask;           /* the CPUs the server may use */
     unsigned long long busy, total, server;
     fe_sched_state_t st;
@@ -555,7 +575,9 @@ void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
         }
         fe_sched_init(&fe_probe.st);
     }
-    else if (now - fe_probe.at < FE_CPU_EVERY && now >= fe_probe.at) {
+    else if (now - fe_probe.at < (fe_probe.told ? FE_CPU_EVERY
+                                                : FE_SCHED_FIRST)
+             && now >= fe_probe.at) {
         return;
     }
     server = fe_proc_jiffies(getpid());
@@ -574,6 +596,7 @@ void fe_sched_parent_tick(const pid_t *pids, int n, apr_time_t now)
         want = fe_sched_next(&fe_probe.st, foreign);
         fe_metrics_sched_publish(want ? FE_SCHED_WANT_BATCH
                                       : FE_SCHED_WANT_SHARED, foreign);
+        fe_probe.told = 1;
         if (want != was) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
                          FELOGNO(10198) "other programs use %d%% of the "

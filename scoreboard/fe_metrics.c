@@ -89,6 +89,10 @@ typedef struct fe_metrics_site {
     /* The last second (apr_time_sec) in which a child served
      * FE_BACKEND_MIXED requests that were not proxied (fe_backend.c). */
     volatile apr_uint32_t others_sec;
+    /* The last second in which a child handed a request to mod_proxy: a
+     * child started since then knows it serves a proxying server before
+     * its own first proxied request (pacing, CPU placement). */
+    volatile apr_uint32_t proxied_sec;
 } fe_metrics_site_t;
 
 typedef struct fe_metrics_seg {
@@ -241,6 +245,23 @@ apr_uint32_t fe_metrics_site_others_sec(void)
     return fe_site != NULL ? fe_site->others_sec : 0;
 }
 
+void fe_metrics_site_proxied(apr_uint32_t sec)
+{
+    if (fe_site != NULL && fe_site->proxied_sec != sec) {
+        fe_site->proxied_sec = sec;
+    }
+}
+
+apr_uint32_t fe_metrics_site_proxied_sec(void)
+{
+    const fe_metrics_seg_t *seg;
+
+    if (fe_site != NULL) {
+        return fe_site->proxied_sec;
+    }
+    seg = fe_metrics_seg();          /* a child before it attached */
+    return seg != NULL && seg->site != NULL ? seg->site->proxied_sec : 0;
+}
 
 void fe_metrics_sched_publish(int want, int foreign)
 {

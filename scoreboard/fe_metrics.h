@@ -49,6 +49,13 @@ void fe_metrics_pacing(fe_metrics_t *m, int on);
 void fe_metrics_site_others(apr_uint32_t sec);
 /** The last such second of any child, 0 when none (or no segment). */
 apr_uint32_t fe_metrics_site_others_sec(void);
+/** Child (fe_backend.c): in second @a sec it handed a request to
+ *  mod_proxy.  One word for the whole server, so that a child started
+ *  later knows before its own first proxied request. */
+void fe_metrics_site_proxied(apr_uint32_t sec);
+/** The last such second of any child, 0 when none (or no segment); a
+ *  child may ask before it attached its slot. */
+apr_uint32_t fe_metrics_site_proxied_sec(void);
 /** Child (fe_backend.c): a proxied request joined the line for a place
  *  (counted once per request; the line's length is a gauge the listener
  *  publishes). */

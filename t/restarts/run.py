@@ -10,6 +10,7 @@ Usage: t/restarts/run.py [--module PATH] [--name mpm_fastevent_module]
                          [--only SCENARIO] [--port N]
 """
 import http.client
+import http.server
 import os
 import signal
 import socket
@@ -714,6 +715,103 @@ MaxSpareThreads 5""", H2_EXTRA)
             "naming the choices")
 
 
+class _QuickBackend(http.server.BaseHTTPRequestHandler):
+    """A backend that answers every GET at once (8 bytes)."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "8")
+        self.end_headers()
+        self.wfile.write(b"backend\n")
+
+    def log_message(self, *args):
+        pass
+
+
+def scenario_placement_backend(opts):
+    """FastEventCPUAffinity auto beside busy programs: placed children that
+    start handing requests to mod_proxy run on every CPU within a second
+    (the main thread looks every 200 ms; two looks a second apart took
+    1-2 s), and children started later in a server that proxies (a
+    graceful restart) run on every CPU from the start."""
+    if opts.name != "mpm_fastevent_module":
+        return
+    allowed = frozenset(os.sched_getaffinity(0))
+    n = len(allowed)
+    if n < 2:
+        print("# skip: CPU placement needs 2 CPUs or more", flush=True)
+        return
+    bport = opts.port + 40
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", bport),
+                                              _QuickBackend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    srv = Server(opts, """StartServers %d
+ServerLimit %d
+ThreadsPerChild 5
+MaxRequestWorkers %d
+MinSpareThreads 5
+MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n),
+                 "LogLevel info\n"
+                 "LoadModule proxy_module %s/mod_proxy.so\n"
+                 "LoadModule proxy_http_module %s/mod_proxy_http.so\n"
+                 "ProxyPass /proxy/ http://127.0.0.1:%d/\n"
+                 % (MODDIR, MODDIR, bport))
+    srv.start()
+    placed, ok_placed = placement(srv, True)
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              "import time\nt = time.time() + 14\n"
+                              "while time.time() < t: pass\n"])
+            for _ in range(n)]
+    stop = []
+
+    def proxied():
+        while not stop:
+            get(srv.port, "/proxy/x", timeout=5)
+            time.sleep(0.1)
+    try:
+        shared = fe_test.wait_for(lambda: "FE10198" in srv.read_log(), 6,
+                                  every=0.25)
+        t0 = time.time()
+        client = threading.Thread(target=proxied, daemon=True)
+        client.start()
+        view, ok = placement(srv, False, limit=4)
+        took = time.time() - t0
+        old = set(view)
+        before = graceful_replaced(srv)
+        # the new generation's first look: every CPU, never placed
+        time.sleep(0.3)
+        first = {p: set(task_masks(p).values()) for p in srv.children()}
+        time.sleep(1.5)
+        later = {p: set(task_masks(p).values()) for p in srv.children()}
+        # read now: 10 s after the last proxied request, beside the busy
+        # programs still, the children take their places again (FE10190)
+        log = srv.read_log()
+    finally:
+        stop.append(1)
+        for h in hogs:
+            h.wait(20)
+    check("placed children that start proxying beside busy programs run on "
+          "every CPU within 1 s (FE10199)",
+          ok_placed and shared and ok and took < 1.0 and "FE10199" in log,
+          "placed %s, FE10198 %s, after %.1f s masks %s" % (
+              ok_placed, shared, took,
+              {p: sorted(m) if m else "mixed" for p, m in view.items()}))
+    new_placed = [l for l in log.splitlines() if "FE10190" in l
+                  and not any("pid %d:" % p in l for p in old | before)]
+    check("children started in a server that proxies run on every CPU from "
+          "the start (no FE10190 for them)",
+          first and all(ms == {allowed} for ms in first.values())
+          and all(ms == {allowed} for ms in later.values())
+          and not new_placed and not set(first) & before,
+          "first %s, later %s, %s" % (
+              {p: [sorted(m) for m in ms] for p, ms in first.items()},
+              {p: [sorted(m) for m in ms] for p, ms in later.items()},
+              new_placed[:2]))
+    srv.check_error_log("placement beside a backend")
+    srv.stop()
+    backend.shutdown()
+
+
 def thread_policies(pid):
     """{tid: scheduling policy} of every thread of pid."""
     return per_thread(pid, os.sched_getscheduler)
@@ -937,6 +1035,7 @@ SCENARIOS = [
     ("stop_during_restart", scenario_stop_during_restart),
     ("corrupt_scoreboard", scenario_corrupt_scoreboard),
     ("cpu_placement", scenario_cpu_placement),
+    ("placement_backend", scenario_placement_backend),
     ("sched_batch", scenario_sched_batch),
 ]
 
