@@ -129,10 +129,12 @@ static void fe_backend_pump(void *baton);
 static int fe_backend_mixed(fe_child_t *ch);
 
 /* A request let go from the line (a place granted, or expired): run its
- * handler again on a worker, now.  When that cannot be registered, it
- * goes back to the head of the line for the next look. */
+ * handler again on a worker, now.  When that cannot be registered (out
+ * of memory), it goes back to the head of the line for the next look. */
 static void fe_backend_wake(fe_child_t *ch, fe_backend_req_t *br)
 {
+    int arm;
+
     if (ap_mpm_register_timed_callback(0, fe_backend_retry, br->r)
         == APR_SUCCESS) {
         return;
@@ -149,7 +151,16 @@ static void fe_backend_wake(fe_child_t *ch, fe_backend_req_t *br)
     }
     br->queued = 1;
     apr_atomic_inc32(&ch->backend.waiting);
+    arm = !ch->backend.pump_armed;
+    ch->backend.pump_armed = 1;
     apr_thread_mutex_unlock(ch->backend.mutex);
+    if (arm && ap_mpm_register_timed_callback(FE_BACKEND_RETRY,
+                                              fe_backend_pump, ch)
+               != APR_SUCCESS) {
+        apr_thread_mutex_lock(ch->backend.mutex);
+        ch->backend.pump_armed = 0;      /* the next one to wait tries */
+        apr_thread_mutex_unlock(ch->backend.mutex);
+    }
 }
 
 /* Under the mutex: let go the requests at the head of the line that may
@@ -428,17 +439,21 @@ static int fe_backend_handler(request_rec *r)
             if (arm && ap_mpm_register_timed_callback(FE_BACKEND_RETRY,
                                                       fe_backend_pump, ch)
                        != APR_SUCCESS) {
-                /* Cannot wait: run it now. */
+                /* Cannot wait (out of memory): run it now, unless a freed
+                 * place let it go meanwhile, whose callback runs it. */
+                int ours = 0;
+
                 apr_thread_mutex_lock(ch->backend.mutex);
                 ch->backend.pump_armed = 0;
                 if (br->queued) {
                     fe_line_remove(ch, br);
                     br->granted = 1;
                     ch->backend.busy++;
+                    ours = 1;
                 }
                 apr_thread_mutex_unlock(ch->backend.mutex);
-                if (!br->granted) {
-                    return SUSPENDED;    /* a freed place took it */
+                if (!ours) {
+                    return SUSPENDED;
                 }
             }
             else {
