@@ -88,24 +88,8 @@ apr_status_t fe_backend_setup(fe_child_t *ch)
                                    APR_THREAD_MUTEX_DEFAULT, ch->pchild);
 }
 
-/* Under the mutex: the oldest waiting request leaves the line. */
-static fe_backend_req_t *fe_line_pop(fe_child_t *ch)
-{
-    fe_backend_req_t *br = ch->backend.head;
-
-    if (br != NULL) {
-        ch->backend.head = br->next;
-        if (ch->backend.head == NULL) {
-            ch->backend.tail = NULL;
-        }
-        br->next = NULL;
-        br->queued = 0;
-        apr_atomic_dec32(&ch->backend.waiting);
-    }
-    return br;
-}
-
-/* Under the mutex: take @a br out of the line wherever it is. */
+/* Under the mutex: take @a br out of the line wherever it is (at its
+ * head, where the line is served from, at once). */
 static void fe_line_remove(fe_child_t *ch, fe_backend_req_t *br)
 {
     fe_backend_req_t **pp, *prev = NULL;
@@ -124,9 +108,55 @@ static void fe_line_remove(fe_child_t *ch, fe_backend_req_t *br)
     }
 }
 
+/* Under the mutex: @a br joins the line, at its end, or at its head when
+ * it is put back.  Returns 1 when the line's timer must be registered
+ * (fe_line_arm(), after unlocking). */
+static int fe_line_join(fe_child_t *ch, fe_backend_req_t *br, int at_head)
+{
+    if (at_head) {
+        br->next = ch->backend.head;
+        ch->backend.head = br;
+        if (ch->backend.tail == NULL) {
+            ch->backend.tail = br;
+        }
+    }
+    else {
+        br->next = NULL;
+        if (ch->backend.tail != NULL) {
+            ch->backend.tail->next = br;
+        }
+        else {
+            ch->backend.head = br;
+        }
+        ch->backend.tail = br;
+    }
+    br->queued = 1;
+    apr_atomic_inc32(&ch->backend.waiting);
+    if (ch->backend.pump_armed) {
+        return 0;
+    }
+    ch->backend.pump_armed = 1;
+    return 1;
+}
+
 static void fe_backend_retry(void *baton);
 static void fe_backend_pump(void *baton);
 static int fe_backend_mixed(fe_child_t *ch);
+
+/* Register the line's timer, due in @a after.  When that fails (out of
+ * memory), the next request to join the line tries again. */
+static apr_status_t fe_line_arm(fe_child_t *ch, apr_interval_time_t after)
+{
+    apr_status_t rv = ap_mpm_register_timed_callback(after, fe_backend_pump,
+                                                     ch);
+
+    if (rv != APR_SUCCESS) {
+        apr_thread_mutex_lock(ch->backend.mutex);
+        ch->backend.pump_armed = 0;
+        apr_thread_mutex_unlock(ch->backend.mutex);
+    }
+    return rv;
+}
 
 /* A request let go from the line (a place granted, or expired): run its
  * handler again on a worker, now.  When that cannot be registered (out
@@ -144,22 +174,10 @@ static void fe_backend_wake(fe_child_t *ch, fe_backend_req_t *br)
         br->granted = 0;
         ch->backend.busy--;
     }
-    br->next = ch->backend.head;
-    ch->backend.head = br;
-    if (ch->backend.tail == NULL) {
-        ch->backend.tail = br;
-    }
-    br->queued = 1;
-    apr_atomic_inc32(&ch->backend.waiting);
-    arm = !ch->backend.pump_armed;
-    ch->backend.pump_armed = 1;
+    arm = fe_line_join(ch, br, 1);
     apr_thread_mutex_unlock(ch->backend.mutex);
-    if (arm && ap_mpm_register_timed_callback(FE_BACKEND_RETRY,
-                                              fe_backend_pump, ch)
-               != APR_SUCCESS) {
-        apr_thread_mutex_lock(ch->backend.mutex);
-        ch->backend.pump_armed = 0;      /* the next one to wait tries */
-        apr_thread_mutex_unlock(ch->backend.mutex);
+    if (arm) {
+        (void)fe_line_arm(ch, FE_BACKEND_RETRY);
     }
 }
 
@@ -184,7 +202,8 @@ static int fe_line_take(fe_child_t *ch, apr_time_t now, int mixed,
         else {
             break;
         }
-        out[n++] = fe_line_pop(ch);
+        fe_line_remove(ch, br);
+        out[n++] = br;
     }
     return n;
 }
@@ -251,27 +270,19 @@ static void fe_backend_pump(void *baton)
 {
     fe_child_t *ch = baton;
     fe_backend_req_t *out[FE_BACKEND_BATCH];
-    int i, n, mixed = fe_backend_mixed(ch), again = 0;
-    apr_interval_time_t after = FE_BACKEND_RETRY;
+    int i, n, mixed = fe_backend_mixed(ch), again;
 
     apr_thread_mutex_lock(ch->backend.mutex);
     n = fe_line_take(ch, apr_time_now(), mixed, out, FE_BACKEND_BATCH);
-    if (ch->backend.head != NULL) {
-        again = 1;
-        if (n == FE_BACKEND_BATCH) {
-            after = 0;                   /* more may go: look again now */
-        }
-    }
+    again = ch->backend.head != NULL;
     ch->backend.pump_armed = again;
     apr_thread_mutex_unlock(ch->backend.mutex);
     for (i = 0; i < n; i++) {
         fe_backend_wake(ch, out[i]);
     }
-    if (again && ap_mpm_register_timed_callback(after, fe_backend_pump, ch)
-                 != APR_SUCCESS) {
-        apr_thread_mutex_lock(ch->backend.mutex);
-        ch->backend.pump_armed = 0;      /* the next one to wait tries */
-        apr_thread_mutex_unlock(ch->backend.mutex);
+    if (again) {
+        /* a full batch went: more may go, look again at once */
+        (void)fe_line_arm(ch, n == FE_BACKEND_BATCH ? 0 : FE_BACKEND_RETRY);
     }
 }
 
@@ -367,6 +378,47 @@ static void fe_backend_refuse(fe_backend_req_t *br)
     }
 }
 
+/* A place for @a br now, or a place at the end of the line.  Returns 1
+ * when it holds a place (it may run now), 0 when it waits in the line. */
+static int fe_backend_take_place(fe_child_t *ch, fe_backend_req_t *br)
+{
+    request_rec *r = br->r;
+    int mixed = fe_backend_mixed(ch), arm, ours;
+
+    apr_thread_mutex_lock(ch->backend.mutex);
+    if (fe_backend_may_start(ch->backend.busy, fe_places(), mixed,
+                             apr_atomic_read32(&ch->backend.waiting))) {
+        br->granted = 1;
+        ch->backend.busy++;
+        apr_thread_mutex_unlock(ch->backend.mutex);
+        return 1;
+    }
+    if (br->waiting_since == 0) {
+        br->waiting_since = apr_time_now();
+        br->limit = r->server->timeout > FE_BACKEND_MIN_WAIT
+                    ? r->server->timeout : FE_BACKEND_MIN_WAIT;
+        apr_pool_cleanup_register(r->pool, br, fe_backend_leave,
+                                  apr_pool_cleanup_null);
+        fe_metrics_proxy_waited(ch->metrics);
+    }
+    arm = fe_line_join(ch, br, 0);       /* the first to wait arms */
+    apr_thread_mutex_unlock(ch->backend.mutex);
+    if (!arm || fe_line_arm(ch, FE_BACKEND_RETRY) == APR_SUCCESS) {
+        return 0;
+    }
+    /* Cannot wait (out of memory): run it now, unless a freed place let
+     * it go meanwhile, whose callback runs it. */
+    apr_thread_mutex_lock(ch->backend.mutex);
+    ours = br->queued;
+    if (ours) {
+        fe_line_remove(ch, br);
+        br->granted = 1;
+        ch->backend.busy++;
+    }
+    apr_thread_mutex_unlock(ch->backend.mutex);
+    return ours;
+}
+
 /* Handler hook, first: take a place or wait for one without a worker. */
 static int fe_backend_handler(request_rec *r)
 {
@@ -385,11 +437,8 @@ static int fe_backend_handler(request_rec *r)
         return DECLINED;
     }
     fe_backend_note_proxied(ch);
-    if (fe_g.lim.proxy_reserve <= 0) {
-        return DECLINED;
-    }
     if (ch->backend.mutex == NULL) {
-        return DECLINED;                 /* no line (no mutex) */
+        return DECLINED;      /* FastEventProxyReserve off: no line */
     }
     br = ap_get_module_config(r->request_config, &mpm_fastevent_module);
     if (br == NULL) {
@@ -403,63 +452,8 @@ static int fe_backend_handler(request_rec *r)
         apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (!br->granted) {
-        int mixed = fe_backend_mixed(ch);
-        int arm;
-
-        apr_thread_mutex_lock(ch->backend.mutex);
-        if (fe_backend_may_start(ch->backend.busy, fe_places(), mixed,
-                                 apr_atomic_read32(&ch->backend.waiting))) {
-            br->granted = 1;
-            ch->backend.busy++;
-            apr_thread_mutex_unlock(ch->backend.mutex);
-        }
-        else {
-            /* Join the line; the first to wait starts the looks at it. */
-            if (br->waiting_since == 0) {
-                br->waiting_since = apr_time_now();
-                br->limit = r->server->timeout > FE_BACKEND_MIN_WAIT
-                            ? r->server->timeout : FE_BACKEND_MIN_WAIT;
-                apr_pool_cleanup_register(r->pool, br, fe_backend_leave,
-                                          apr_pool_cleanup_null);
-                fe_metrics_proxy_waited(ch->metrics);
-            }
-            if (ch->backend.tail != NULL) {
-                ch->backend.tail->next = br;
-            }
-            else {
-                ch->backend.head = br;
-            }
-            ch->backend.tail = br;
-            br->queued = 1;
-            apr_atomic_inc32(&ch->backend.waiting);
-            arm = !ch->backend.pump_armed;
-            ch->backend.pump_armed = 1;
-            apr_thread_mutex_unlock(ch->backend.mutex);
-            if (arm && ap_mpm_register_timed_callback(FE_BACKEND_RETRY,
-                                                      fe_backend_pump, ch)
-                       != APR_SUCCESS) {
-                /* Cannot wait (out of memory): run it now, unless a freed
-                 * place let it go meanwhile, whose callback runs it. */
-                int ours = 0;
-
-                apr_thread_mutex_lock(ch->backend.mutex);
-                ch->backend.pump_armed = 0;
-                if (br->queued) {
-                    fe_line_remove(ch, br);
-                    br->granted = 1;
-                    ch->backend.busy++;
-                    ours = 1;
-                }
-                apr_thread_mutex_unlock(ch->backend.mutex);
-                if (!ours) {
-                    return SUSPENDED;
-                }
-            }
-            else {
-                return SUSPENDED;
-            }
-        }
+    if (!br->granted && !fe_backend_take_place(ch, br)) {
+        return SUSPENDED;                /* waits in the line */
     }
     if (!br->released) {
         br->released = 1;

@@ -10,7 +10,6 @@ Usage: t/restarts/run.py [--module PATH] [--name mpm_fastevent_module]
                          [--only SCENARIO] [--port N]
 """
 import http.client
-import http.server
 import os
 import signal
 import socket
@@ -715,19 +714,6 @@ MaxSpareThreads 5""", H2_EXTRA)
             "naming the choices")
 
 
-class _QuickBackend(http.server.BaseHTTPRequestHandler):
-    """A backend that answers every GET at once (8 bytes)."""
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "8")
-        self.end_headers()
-        self.wfile.write(b"backend\n")
-
-    def log_message(self, *args):
-        pass
-
-
 def scenario_placement_backend(opts):
     """FastEventCPUAffinity auto beside busy programs: placed children that
     start handing requests to mod_proxy run on every CPU within a second
@@ -742,9 +728,8 @@ def scenario_placement_backend(opts):
         print("# skip: CPU placement needs 2 CPUs or more", flush=True)
         return
     bport = opts.port + 40
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", bport),
-                                              _QuickBackend)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend = fe_test.HttpBackend(bport)
+    backend.start()
     srv = Server(opts, """StartServers %d
 ServerLimit %d
 ThreadsPerChild 5
@@ -809,7 +794,7 @@ MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n),
               new_placed[:2]))
     srv.check_error_log("placement beside a backend")
     srv.stop()
-    backend.shutdown()
+    backend.stop()
 
 
 def thread_policies(pid):
