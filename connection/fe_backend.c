@@ -343,8 +343,8 @@ static void fe_backend_note_proxied(fe_child_t *ch)
 }
 
 /* This child's word or the server's: a child the parent started while
- * its siblings proxy (a burst, a restart) neither paces nor takes a
- * place for the seconds until its own first proxied request. */
+ * its siblings proxy (a burst, a restart) does not pace for the
+ * seconds until its own first proxied request. */
 int fe_backend_proxying(fe_child_t *ch, apr_time_t now)
 {
     apr_uint32_t sec = (apr_uint32_t)apr_time_sec(now);

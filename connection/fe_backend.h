@@ -17,8 +17,8 @@ apr_status_t fe_backend_setup(fe_child_t *ch);
 
 /** 1 when the child, or any child of the server, handed a request to
  *  mod_proxy within the last FE_PACE_PROXY_QUIET seconds up to @a now:
- *  its workers wait on a backend (no pacing, fdqueue/fe_work.c; no place
- *  on one CPU beside busy programs, process/fe_cpu.c).  Any thread. */
+ *  its workers wait on a backend (no pacing, fdqueue/fe_work.c).  Any
+ *  thread. */
 int fe_backend_proxying(fe_child_t *ch, apr_time_t now);
 
 #endif /* FE_BACKEND_H */

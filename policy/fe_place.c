@@ -23,11 +23,6 @@ int fe_place_rank(const unsigned char *live, int n, int self, int *count)
     return rank;
 }
 
-int fe_place_keep(int shared, int proxying)
-{
-    return !(shared && proxying);
-}
-
 int fe_place_cpu(int ncpus, int nchildren, int rank)
 {
     int pinned;

@@ -15,6 +15,13 @@
  * evenly over children.  With fewer children than CPUs nothing is
  * pinned: a child may need more than one CPU.
  *
+ * Children keep their places when they hand requests to a backend beside
+ * busy programs (PHP-FPM next door): left to the kernel there, the
+ * children's threads and PHP-FPM's workers gathered on one CPU while a
+ * busy program had the other, and a child's listener waited up to 460 ms
+ * for its turn (docs/performance.md, cause 8).  Held on one CPU each, the
+ * children share the CPUs evenly by construction.
+ *
  * Pure component: no httpd headers, no clock, no system calls.
  */
 #ifndef FE_PLACE_H
@@ -39,20 +46,5 @@ int fe_place_rank(const unsigned char *live, int n, int self, int *count);
  * FE_PLACE_ANY.
  */
 int fe_place_cpu(int ncpus, int nchildren, int rank);
-
-/**
- * Whether a child keeps the place fe_place_cpu() gave it: not while other
- * programs use the server's CPUs (@a shared, the parent's measurement for
- * FastEventSchedBatch auto) and the child hands requests to a backend
- * (@a proxying: PHP-FPM through mod_proxy_fcgi, within the last
- * FE_PACE_PROXY_QUIET seconds).  Then the child's work comes and goes
- * with the backend's, which runs anywhere, and a child held on one CPU
- * beside a busy program cannot move to the CPU its sibling left idle:
- * beside one busy loop per CPU, HTTPS requests to PHP-FPM had a p99 of
- * 0.1-1 s placed against event's 0.03 s, and 0.04-0.06 s unplaced (bench
- * tls_fpm50).  Static work keeps its place there (bench tls_ka50: p99
- * 0.44x event's placed, 1.16x unplaced).
- */
-int fe_place_keep(int shared, int proxying);
 
 #endif /* FE_PLACE_H */

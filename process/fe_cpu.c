@@ -16,7 +16,6 @@
  * CPUAffinity= all narrow them).
  */
 #include "mpm_fastevent.h"
-#include "connection/fe_backend.h"
 #include "policy/fe_config.h"
 #include "policy/fe_place.h"
 #include "policy/fe_sched.h"
@@ -131,22 +130,8 @@ static int fe_cpu_apply(struct fe_cpu *c, const cpu_set_t *set)
     return fe_each_thread(c->task_fd, fe_set_affinity, set);
 }
 
-/* The child hands requests to a backend while other programs use its
- * CPUs (fe_place_keep()). */
-static int fe_cpu_beside_backend(fe_child_t *ch, apr_time_t now)
-{
-    /* Before child_init the slot is not attached yet: the parent's word
-     * for it is there all the same (fe_cpu_start()). */
-    int want = ch->metrics != NULL ? fe_metrics_sched_want(ch->metrics)
-                                   : fe_metrics_sched_word(ch->slot);
-
-    return !fe_place_keep(want == FE_SCHED_WANT_SHARED,
-                          fe_backend_proxying(ch, now));
-}
-
-/* Where this child belongs now, from the scoreboard; sets *count, and
- * *beside when only fe_place_keep() keeps it from its place. */
-static int fe_cpu_wanted(fe_child_t *ch, int *count, int *beside)
+/* Where this child belongs now, from the scoreboard; sets *count. */
+static int fe_cpu_wanted(fe_child_t *ch, int *count)
 {
     struct fe_cpu *c = ch->cpu;
     int n = fe_g.lim.server_limit, rank, idx;
@@ -154,9 +139,7 @@ static int fe_cpu_wanted(fe_child_t *ch, int *count, int *beside)
     fe_sb_live_processes(fe_g.retained->mpm->my_generation, c->live, n);
     rank = fe_place_rank(c->live, n, ch->slot, count);
     idx = fe_place_cpu(c->ncpus, *count, rank);
-    *beside = idx != FE_PLACE_ANY
-              && fe_cpu_beside_backend(ch, apr_time_now());
-    return idx == FE_PLACE_ANY || *beside ? FE_PLACE_ANY : c->ids[idx];
+    return idx == FE_PLACE_ANY ? FE_PLACE_ANY : c->ids[idx];
 }
 
 /* @a settled: apply only an answer the previous check gave too, so a
@@ -164,7 +147,7 @@ static int fe_cpu_wanted(fe_child_t *ch, int *count, int *beside)
 static void fe_cpu_check(fe_child_t *ch, int settled)
 {
     struct fe_cpu *c = ch->cpu;
-    int count, beside, cpu = fe_cpu_wanted(ch, &count, &beside), err;
+    int count, cpu = fe_cpu_wanted(ch, &count), err;
     cpu_set_t one;
 
     if (cpu == c->placed || (settled && cpu != c->pending)) {
@@ -193,14 +176,7 @@ static void fe_cpu_check(fe_child_t *ch, int settled)
     }
     c->placed = cpu;
     fe_metrics_cpu(ch->metrics, cpu);
-    if (cpu == FE_PLACE_ANY && beside) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10199)
-                     "slot %d runs on all %d CPUs while it hands requests "
-                     "to backends (mod_proxy) and other programs use the "
-                     "CPUs (FastEventCPUAffinity auto)", ch->slot,
-                     c->ncpus);
-    }
-    else if (cpu == FE_PLACE_ANY) {
+    if (cpu == FE_PLACE_ANY) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->s, FELOGNO(10193)
                      "slot %d runs on all %d CPUs again: %d children of "
                      "this generation (FastEventCPUAffinity auto)", ch->slot,
@@ -270,15 +246,6 @@ void fe_cpu_tick(fe_child_t *ch, apr_time_t now)
     struct fe_cpu *c = ch->cpu;
 
     if (c == NULL || ch->stop.dying) {
-        return;
-    }
-    /* A placed child that starts proxying beside busy programs leaves
-     * its place at once (the main thread looks every 200 ms): the rule
-     * reads no scoreboard rows that could be caught between two states,
-     * and each second on one CPU there cost requests hundreds of ms. */
-    if (c->placed != FE_PLACE_ANY && fe_cpu_beside_backend(ch, now)) {
-        c->checked_at = now;
-        fe_cpu_check(ch, 0);
         return;
     }
     if (now - c->checked_at < FE_CPU_EVERY && now >= c->checked_at) {

@@ -82,20 +82,10 @@ static void test_balance_sweep(void)
     }
 }
 
-static void test_keep(void)
-{
-    /* shared proxying -> keeps its place */
-    FE_ASSERT_EQ_INT(fe_place_keep(0, 0), 1);      /* alone, static */
-    FE_ASSERT_EQ_INT(fe_place_keep(0, 1), 1);      /* alone, backend */
-    FE_ASSERT_EQ_INT(fe_place_keep(1, 0), 1);      /* shared, static */
-    FE_ASSERT_EQ_INT(fe_place_keep(1, 1), 0);      /* PHP-FPM next door */
-}
-
 static const fe_test_case_t cases[] = {
     {"rank among live children", test_rank},
     {"placement table", test_table},
     {"every CPU gets the same share (sweep)", test_balance_sweep},
-    {"no place beside busy CPUs while proxying", test_keep},
     {NULL, NULL}
 };
 
