@@ -16,11 +16,12 @@
  * pinned: a child may need more than one CPU.
  *
  * Children keep their places when they hand requests to a backend beside
- * busy programs (PHP-FPM next door): left to the kernel there, the
- * children's threads and PHP-FPM's workers gathered on one CPU while a
- * busy program had the other, and a child's listener waited up to 460 ms
- * for its turn (docs/performance.md, cause 8).  Held on one CPU each, the
- * children share the CPUs evenly by construction.
+ * busy programs (PHP-FPM next door) too.  Letting them go there (until
+ * 2026-12-08) bought no better tail in the end: left to the kernel, the
+ * children's threads and PHP-FPM's workers could gather on one CPU while
+ * a busy program had the other, and a listener waited up to 460 ms for
+ * its turn; placed, they share the CPUs evenly by construction and use
+ * less CPU per request (docs/performance.md, cause 8).
  *
  * Pure component: no httpd headers, no clock, no system calls.
  */

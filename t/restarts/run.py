@@ -717,11 +717,10 @@ MaxSpareThreads 5""", H2_EXTRA)
 def scenario_placement_backend(opts):
     """FastEventCPUAffinity auto beside busy programs, while the children
     hand requests to mod_proxy (PHP-FPM next door): they keep their CPUs,
-    one each, the whole time (left to the kernel there, the server's
-    threads and the backend's gathered on one CPU while a busy loop had
-    the other: docs/performance.md, cause 8), every proxied request is
-    answered, and children started later (a graceful restart) take their
-    places as well."""
+    one each, the whole time (letting them go bought no better tail:
+    docs/performance.md, cause 8), every proxied request is answered,
+    and children started later (a graceful restart) take their places
+    as well."""
     if opts.name != "mpm_fastevent_module":
         return
     allowed = frozenset(os.sched_getaffinity(0))
