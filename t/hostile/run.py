@@ -134,6 +134,7 @@ SETTLE = TIMEOUT + 5            # fds and scoreboard back within this
 ERRLOG_MAX = 10                 # lines the error log may gain per scenario
 PROBE_EVERY = 0.020
 PROBE_TIMEOUT = 5.0
+PROBE_LAG = 0.5                 # probes start this long after the attack
 BIG = 1 << 20
 NPIPE = 100
 CHUNK = 1000                    # sockets per client process
@@ -984,10 +985,10 @@ def probe_main(spec, port, start_at, duration, q):
     # spec["settle"]: requests that start within this many seconds of the
     # attack's start are counted as served but their latencies are
     # reported apart (see sc_k)
-    settle_until = [None]
+    settle_until = None
 
     def record(t0):
-        if settle_until[0] is not None and t0 < settle_until[0]:
+        if settle_until is not None and t0 < settle_until:
             early.append(_now() - t0)
         else:
             lat.append(_now() - t0)
@@ -1053,6 +1054,7 @@ def probe_main(spec, port, start_at, duration, q):
             fail("%s" % (p[0] if p else "no response"))
 
     async def run():
+        nonlocal settle_until
         if tls:
             tls_ctx()      # made once, before the clock runs
         delay = start_at - time.time()
@@ -1060,8 +1062,7 @@ def probe_main(spec, port, start_at, duration, q):
             await asyncio.sleep(delay)
         end = _now() + duration
         if spec.get("settle"):
-            # the probe starts 0.5 s after the attack (run_scenario)
-            settle_until[0] = _now() + spec["settle"] - 0.5
+            settle_until = _now() + spec["settle"] - PROBE_LAG
         tasks = []
         nxt = _now()
         while _now() < end:
@@ -1163,11 +1164,12 @@ def run_scenario(opts, tag, title, groups, duration, factor=2,
                 p.start()
                 procs.append(p)
                 done += n
-        # the probes start 0.5 s after the hostile clients, when their
+        # the probes start PROBE_LAG after the hostile clients, when their
         # connections are in place
         for spec in probes:
             pp = ctx.Process(target=probe_main, args=(
-                spec, srv.port, start_at + 0.5, duration - 0.5, q))
+                spec, srv.port, start_at + PROBE_LAG, duration - PROBE_LAG,
+                q))
             pp.start()
             procs.append(pp)
 

@@ -568,6 +568,16 @@ def task_masks(pid):
     return per_thread(pid, mask)
 
 
+def mask_view(srv):
+    """{child pid: the CPU mask all its threads share, or None when they
+    have different ones}."""
+    view = {}
+    for pid in srv.children():
+        masks = set(task_masks(pid).values())
+        view[pid] = masks.pop() if len(masks) == 1 else None
+    return view
+
+
 def placement(srv, want_one, limit=8.0):
     """Wait until every child's threads share one mask, each of one CPU
     (want_one) or each the whole set; returns {pid: mask} or the last
@@ -576,10 +586,7 @@ def placement(srv, want_one, limit=8.0):
     deadline = time.time() + limit
     view = {}
     while time.time() < deadline:
-        view = {}
-        for pid in srv.children():
-            masks = set(task_masks(pid).values())
-            view[pid] = masks.pop() if len(masks) == 1 else None
+        view = mask_view(srv)
         good = view and all(
             m is not None and (len(m) == 1 if want_one else m == allowed)
             for m in view.values())
@@ -761,10 +768,7 @@ MaxSpareThreads %d""" % (n, n, 5 * n, 5 * n),
             time.sleep(0.05)
 
     def one_cpu_each():
-        view = {}
-        for p in srv.children():
-            masks = set(task_masks(p).values())
-            view[p] = masks.pop() if len(masks) == 1 else None
+        view = mask_view(srv)
         return view, (len(view) == n and all(m is not None and len(m) == 1
                                              for m in view.values())
                       and sorted(min(m) for m in view.values())
